@@ -1,0 +1,1 @@
+"""Kafka plumbing: client construction, the embedded broker, topic creation."""

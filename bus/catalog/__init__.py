@@ -1,0 +1,18 @@
+"""The governed catalog: systems, event types (schemas as code) and data-sharing agreements."""
+
+from bus.catalog.catalog import Catalog, load_catalog
+from bus.catalog.event_type import PERSONAL_DATA, EventData, EventType, TopicSettings, personal
+from bus.catalog.subscription import Subscription
+from bus.catalog.system import System
+
+__all__ = [
+    "PERSONAL_DATA",
+    "Catalog",
+    "EventData",
+    "EventType",
+    "Subscription",
+    "System",
+    "TopicSettings",
+    "load_catalog",
+    "personal",
+]

@@ -1,0 +1,22 @@
+"""The `bus` command line: one Typer sub-app per concern, each in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from bus.cli.catalog import catalog_app
+from bus.cli.dev import dev
+
+app = typer.Typer(
+    name="bus",
+    help="OPD Bus: Riau's event bus for sharing data between regional agencies (OPD).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog_app, name="catalog")
+app.command()(dev)
+
+
+def main() -> None:
+    """Entry point of the `bus` console script."""
+    app()

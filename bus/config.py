@@ -1,0 +1,80 @@
+"""Settings of the bus, read from the environment with the `BUS_` prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BusSettings(BaseSettings):
+    """Everything the bus needs to know about its surroundings; no host or port is hard-coded."""
+
+    model_config = SettingsConfigDict(env_prefix="BUS_", env_file=".env", extra="ignore")
+
+    bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    catalog_module: str = Field(
+        default="schemas", description="Python module whose `catalog` attribute is the catalog."
+    )
+    client_id: str = Field(default="opd-bus", description="Kafka client id prefix.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+
+    # Producer
+    producer_acks: Literal["all", "1", "0"] = Field(
+        default="all", description="Acknowledgement level; `all` is the only loss-free choice."
+    )
+    producer_idempotence: bool = Field(
+        default=True,
+        description=(
+            "Idempotent producing (no duplicates on producer retries). Set false on brokers "
+            "whose handshake fails with aiokafka, such as the embedded Tansu broker."
+        ),
+    )
+    producer_linger_ms: int = Field(default=5, ge=0)
+    producer_max_batch_bytes: int = Field(default=1_048_576, ge=1024)
+    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    producer_max_in_flight: int = Field(
+        default=20_000,
+        ge=1,
+        description="Events sent but not yet acknowledged before send() waits.",
+    )
+    request_timeout_ms: int = Field(default=30_000, ge=1000)
+
+    # Consumer
+    consumer_max_records: int = Field(default=1_000, ge=1, description="Records per fetch batch.")
+    consumer_fetch_timeout_ms: int = Field(default=200, ge=1)
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    consumer_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+
+    # Service addresses
+    ingress_host: str = "127.0.0.1"
+    ingress_port: int = 8080
+    monitor_host: str = "127.0.0.1"
+    monitor_port: int = 8081
+    database_dsn: str | None = Field(
+        default=None, description="PostgreSQL DSN of the bus's own state (keys, log, inbox)."
+    )
+
+    # Logging
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    def kafka_common(self) -> dict[str, object]:
+        """Connection keyword arguments shared by every aiokafka client."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password
+        return options

@@ -1,0 +1,1 @@
+"""The development stack started by `bus dev`."""

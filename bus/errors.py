@@ -1,0 +1,93 @@
+"""One exception hierarchy for everything the bus refuses, in words an OPD developer can act on.
+
+Modelled on httpx: catch `BusError` for anything, or a specific subclass when the caller can
+react to it (for example `SchemaValidationError` carries the path of every invalid field).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class BusError(Exception):
+    """Base class of every error raised by OPD Bus."""
+
+
+class CatalogError(BusError):
+    """The catalog is inconsistent: a reference, key field, example or name is wrong."""
+
+
+class UnknownEventTypeError(CatalogError):
+    """An event type that is not declared in the catalog was asked for."""
+
+    def __init__(self, event_type: str) -> None:
+        self.event_type = event_type
+        super().__init__(f"unknown event type {event_type!r}: it is not declared in the catalog")
+
+
+class UnknownSystemError(CatalogError):
+    """A system id that is not declared in the catalog was used."""
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        super().__init__(f"unknown system {system!r}: it is not declared in the catalog")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: where it is in the data and why it was refused."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class SchemaValidationError(BusError):
+    """Event data does not match its event type's schema; `errors` names every invalid field."""
+
+    def __init__(self, event_type: str, errors: Sequence[FieldError]) -> None:
+        self.event_type = event_type
+        self.errors = list(errors)
+        details = "; ".join(str(e) for e in self.errors) or "no details"
+        super().__init__(f"invalid data for {event_type}: {details}")
+
+
+class EnvelopeError(BusError):
+    """A Kafka record does not carry a valid CloudEvents envelope in its headers."""
+
+
+class AuthorizationError(BusError):
+    """The calling system is not allowed to do what it asked."""
+
+
+class NotOwnerError(AuthorizationError):
+    """A system tried to publish an event type that another system owns."""
+
+    def __init__(self, system: str, event_type: str, owner: str) -> None:
+        self.system, self.event_type, self.owner = system, event_type, owner
+        super().__init__(
+            f"system {system!r} may not publish {event_type}: it is owned by {owner!r}; "
+            "only the owning system publishes an event type"
+        )
+
+
+class NoAgreementError(AuthorizationError):
+    """A system tried to subscribe to an event type without a data-sharing agreement."""
+
+    def __init__(self, system: str, event_type: str) -> None:
+        self.system, self.event_type = system, event_type
+        super().__init__(
+            f"system {system!r} has no data-sharing agreement for {event_type}; "
+            "add a Subscription to the catalog and have it approved"
+        )
+
+
+class BrokerUnavailableError(BusError):
+    """The Kafka cluster could not be reached or did not acknowledge in time."""
+
+
+class PublishError(BusError):
+    """The broker refused or failed to acknowledge an event."""

@@ -1,0 +1,71 @@
+"""structlog set-up: JSON in production, key-value on a terminal, and personal data never in clear.
+
+The pipeline is a list of small processors, each doing one thing to the event dict. The
+`redact_personal_data` processor masks any key that the catalog marks as personal data (NIK,
+names, addresses) so that a careless `log.info(..., nik=...)` does not leak it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+#: Field names that are personal data wherever they appear; the catalog adds its own.
+PERSONAL_KEYS: set[str] = {"nik", "nama", "nama_lengkap", "alamat", "nip", "tanggal_lahir"}
+
+
+def mask(value: object) -> str:
+    """Return a stable, non-reversible token for a personal value, so logs can still be joined."""
+    digest = hashlib.sha256(str(value).encode()).hexdigest()[:12]
+    return f"<redacted:{digest}>"
+
+
+def register_personal_keys(keys: Iterable[str]) -> None:
+    """Add field names that must be masked in every log line."""
+    PERSONAL_KEYS.update(keys)
+
+
+def redact_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Mask personal-data keys at the top level and one level into dict values."""
+    for key, value in list(event_dict.items()):
+        if key in PERSONAL_KEYS:
+            event_dict[key] = mask(value)
+        elif isinstance(value, MutableMapping):
+            event_dict[key] = {k: mask(v) if k in PERSONAL_KEYS else v for k, v in value.items()}
+    return event_dict
+
+
+def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    """Configure structlog once per process; `auto` picks console on a TTY, JSON elsewhere."""
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_personal_data,
+        structlog.processors.StackInfoRenderer(),
+    ]
+    if use_json:
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        processors += [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
+    """Return a structlog logger bound to a component name."""
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name).bind(component=name, **bound)
+    return logger

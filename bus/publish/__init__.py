@@ -1,0 +1,7 @@
+"""Publishing: validate → envelope → key → send, pipelined, with a `Delivery` per event."""
+
+from bus.publish.delivery import Delivery
+from bus.publish.publisher import Publisher
+from bus.publish.record import OutgoingRecord, build_record
+
+__all__ = ["Delivery", "OutgoingRecord", "Publisher", "build_record"]

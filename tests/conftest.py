@@ -1,0 +1,42 @@
+"""Shared test helpers; the real-service fixtures come from the `bus.testing.plugin` plugin."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bus.catalog import Catalog
+from bus.config import BusSettings
+from bus.publish import Publisher
+from bus.subscribe import Subscriber
+
+
+@contextlib.asynccontextmanager
+async def running(subscriber: Subscriber, deadline: float = 30.0) -> AsyncIterator[Subscriber]:
+    """Run `subscriber` in the background until the block ends; waits for its assignment."""
+    await subscriber.start()
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await asyncio.wait_for(subscriber.assigned.wait(), deadline)
+        yield subscriber
+    finally:
+        await subscriber.stop()
+        await asyncio.wait_for(task, deadline)
+
+
+@pytest.fixture
+async def dpmptsp(bus_settings: BusSettings, catalog: Catalog) -> AsyncIterator[Publisher]:
+    """A publisher for DPMPTSP's licensing system."""
+    async with Publisher("dpmptsp.sicantik", catalog=catalog, settings=bus_settings) as publisher:
+        yield publisher
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def catalog_topics(bus_settings: BusSettings, catalog: Catalog) -> None:
+    """Create the catalog's topics once per session, as `bus dev` and `bus topics apply` do."""
+    from bus.broker.topics import ensure_topics
+
+    await ensure_topics(catalog.event_types, bus_settings)
