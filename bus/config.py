@@ -53,6 +53,19 @@ class BusSettings(BaseSettings):
     consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     consumer_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
 
+    # Reliability: in-process attempts, then retry topics with growing delays, then the DLQ
+    retry_attempts: int = Field(
+        default=3, ge=1, description="In-process attempts of a failing handler per delivery."
+    )
+    retry_topic_delays_s: tuple[float, ...] = Field(
+        default=(1.0, 10.0, 60.0),
+        min_length=1,
+        description="Delay of each retry topic `bus.retry.<group>.<n>`; then the DLQ.",
+    )
+    dlq_retention_ms: int = Field(
+        default=30 * 24 * 3600 * 1000, ge=60_000, description="How long dead letters are kept."
+    )
+
     # Service addresses
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8080

@@ -91,3 +91,11 @@ class BrokerUnavailableError(BusError):
 
 class PublishError(BusError):
     """The broker refused or failed to acknowledge an event."""
+
+
+class PermanentError(BusError):
+    """Raised by a handler for a failure no retry can fix; the event goes straight to the DLQ."""
+
+
+class DeadLetterError(BusError):
+    """A failed event could not be moved to its retry or dead-letter topic; nothing is committed."""
