@@ -3,5 +3,6 @@
 from bus.publish.delivery import Delivery
 from bus.publish.publisher import Publisher
 from bus.publish.record import OutgoingRecord, build_record
+from bus.publish.sender import RecordSender
 
-__all__ = ["Delivery", "OutgoingRecord", "Publisher", "build_record"]
+__all__ = ["Delivery", "OutgoingRecord", "Publisher", "RecordSender", "build_record"]

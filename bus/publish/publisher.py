@@ -2,12 +2,16 @@
 
     async with Publisher(system="dpmptsp.sicantik") as publisher:
         delivery = await publisher.publish(IzinTerbit(...))      # waits for the broker's ack
-        pending = await publisher.send(IzinTerbit(...))          # returns once queued
+        pending = await publisher.send(IzinTerbit(...))          # returns once buffered
         deliveries = await publisher.publish_batch(events)       # one ack wait for all
+        results = await publisher.publish_batch(events, return_exceptions=True)
+        await publisher.flush()                                  # everything sent is settled
 
 `send` never waits for the broker per event: records are batched by the Kafka producer and
-acknowledged together; a bounded number of unacknowledged events (`producer_max_in_flight`)
-applies backpressure instead of growing memory without limit.
+acknowledged together. The buffer is bounded: at most `producer_max_in_flight` events are sent
+but not yet acknowledged; when it is full, `send` waits (backpressure) instead of growing
+memory or dropping events. Each event's future ends in a `Delivery` (topic, partition, offset)
+or a `BusError` saying why that event was not acknowledged.
 """
 
 from __future__ import annotations
@@ -16,18 +20,15 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from aiokafka.structs import RecordMetadata
-
-from bus.broker import clients
 from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
-from bus.errors import BrokerUnavailableError, NotOwnerError, PublishError
+from bus.errors import BusError, NotOwnerError
 from bus.logging import get_logger
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord, build_record
+from bus.publish.sender import RecordSender
 
 log = get_logger("bus.publish")
 
@@ -45,30 +46,15 @@ class Publisher:
         self.settings = settings or BusSettings()
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
-        self._producer = clients.producer(self.settings)
-        self._in_flight = asyncio.Semaphore(self.settings.producer_max_in_flight)
-        self._pending: set[asyncio.Future[Delivery]] = set()
-        self._started = False
+        self.sender = RecordSender(self.settings)
 
     async def start(self) -> None:
         """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached."""
-        try:
-            await self._producer.start()
-        except KafkaError as exc:
-            await self._producer.stop()
-            raise BrokerUnavailableError(
-                f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
-            ) from exc
-        self._started = True
+        await self.sender.start()
 
     async def stop(self) -> None:
-        """Wait for every sent event to be acknowledged, then disconnect."""
-        if self._started:
-            try:
-                await self.flush()
-            finally:
-                await self._producer.stop()
-                self._started = False
+        """Wait for every sent event to be acknowledged or failed, then disconnect."""
+        await self.sender.stop()
 
     async def __aenter__(self) -> Publisher:
         await self.start()
@@ -119,44 +105,8 @@ class Publisher:
         )
 
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
-        """Queue a prepared record; returns a future of its `Delivery` without awaiting the ack."""
-        await self._in_flight.acquire()
-        try:
-            ack = await self._producer.send(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-        except KafkaError as exc:
-            self._in_flight.release()
-            raise _publish_error(exc, self.settings) from exc
-        except BaseException:
-            self._in_flight.release()
-            raise
-        delivery: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
-        self._pending.add(delivery)
-        ack.add_done_callback(lambda done: self._settle(done, delivery, record))
-        return delivery
-
-    def _settle(
-        self,
-        ack: asyncio.Future[RecordMetadata],
-        delivery: asyncio.Future[Delivery],
-        record: OutgoingRecord,
-    ) -> None:
-        self._in_flight.release()
-        self._pending.discard(delivery)
-        if delivery.done():
-            return
-        if ack.cancelled():
-            delivery.set_exception(
-                PublishError(f"send of event {record.envelope.id} was cancelled")
-            )
-        elif (exc := ack.exception()) is not None:
-            delivery.set_exception(_publish_error(exc, self.settings))
-        else:
-            meta = ack.result()
-            delivery.set_result(
-                Delivery(record.envelope.id, meta.topic, meta.partition, meta.offset)
-            )
+        """Buffer a prepared record; returns a future of its `Delivery` without awaiting the ack."""
+        return await self.sender.send_record(record)
 
     async def send(
         self, data: EventData | Mapping[str, Any] | bytes | str, **options: Any
@@ -170,26 +120,39 @@ class Publisher:
         """Publish one event and wait until the broker acknowledged it."""
         return await (await self.send(data, **options))
 
-    async def publish_batch(self, events: Iterable[EventData]) -> list[Delivery]:
+    @overload
+    async def publish_batch(
+        self, events: Iterable[EventData], *, return_exceptions: Literal[False] = False
+    ) -> list[Delivery]: ...
+
+    @overload
+    async def publish_batch(
+        self, events: Iterable[EventData], *, return_exceptions: Literal[True]
+    ) -> list[Delivery | BusError]: ...
+
+    async def publish_batch(
+        self, events: Iterable[EventData], *, return_exceptions: bool = False
+    ) -> list[Delivery] | list[Delivery | BusError]:
         """Publish many events pipelined; returns their deliveries in the same order.
 
         Every event is validated before the first is sent, so a bad event fails the whole
-        batch without half of it on the topic.
+        batch without half of it on the topic. With `return_exceptions=True` a send the broker
+        did not acknowledge is returned as its `BusError` in that event's place instead of
+        raising, so the caller sees exactly which events landed.
         """
         records = [self.prepare(event) for event in events]
         futures = [await self.send_record(record) for record in records]
-        return list(await asyncio.gather(*futures))
+        if not return_exceptions:
+            return list(await asyncio.gather(*futures))
+        settled = await asyncio.gather(*futures, return_exceptions=True)
+        results: list[Delivery | BusError] = []
+        for outcome in settled:
+            if isinstance(outcome, Delivery | BusError):
+                results.append(outcome)
+            else:
+                raise outcome
+        return results
 
     async def flush(self) -> None:
         """Wait until every event sent so far is acknowledged or failed."""
-        await self._producer.flush()
-        if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-
-def _publish_error(exc: BaseException, settings: BusSettings) -> Exception:
-    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
-        return BrokerUnavailableError(
-            f"Kafka at {settings.bootstrap_servers} did not acknowledge: {exc}"
-        )
-    return PublishError(f"the broker refused the event: {exc!r}")
+        await self.sender.flush()

@@ -1,0 +1,142 @@
+"""The pipelined Kafka send path shared by the SDK, the HTTP ingress and the outbox relay.
+
+    sender = RecordSender(settings)
+    await sender.start()
+    pending = await sender.send_record(record)   # returns once buffered, not once acknowledged
+    delivery = await pending                     # Delivery(event_id, topic, partition, offset)
+
+The buffer is bounded: at most `producer_max_in_flight` records are sent but not yet
+acknowledged. When it is full `send_record` waits for an acknowledgement (backpressure)
+instead of growing memory; it never drops a record. Every record gets its own future that
+ends in a `Delivery` or in a `BusError` (`BrokerUnavailableError`, `PublishError`).
+
+`RecordSender` does no ownership check: records reach it already built by `build_record` (the
+SDK and the ingress check ownership first; the outbox relay publishes rows that `add_event`
+checked when they were written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.structs import RecordMetadata
+
+from bus.broker import clients
+from bus.config import BusSettings
+from bus.errors import BrokerUnavailableError, BusError, PublishError
+from bus.publish.delivery import Delivery
+from bus.publish.record import OutgoingRecord
+
+
+class RecordSender:
+    """A Kafka producer with a bounded buffer and a `Delivery` future per record."""
+
+    def __init__(self, settings: BusSettings) -> None:
+        self.settings = settings
+        self._producer = clients.producer(settings)
+        self._in_flight = asyncio.Semaphore(settings.producer_max_in_flight)
+        self._pending: set[asyncio.Future[Delivery]] = set()
+        self._started = False
+
+    @property
+    def started(self) -> bool:
+        """True once connected to the cluster and until `stop`."""
+        return self._started
+
+    @property
+    def buffered(self) -> int:
+        """Records sent but not yet acknowledged or failed."""
+        return len(self._pending)
+
+    async def start(self) -> None:
+        """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached."""
+        if self._started:
+            return
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            await self._producer.stop()
+            # A failed start leaves aiokafka's producer unusable: the next start gets a new one.
+            self._producer = clients.producer(self.settings)
+            raise BrokerUnavailableError(
+                f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
+            ) from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        """Wait for every buffered record to be acknowledged or failed, then disconnect."""
+        if self._started:
+            try:
+                await self.flush()
+            finally:
+                await self._producer.stop()
+                self._started = False
+
+    async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
+        """Buffer one record; returns a future of its `Delivery` without awaiting the ack."""
+        if not self._started:
+            raise BrokerUnavailableError("the publisher is not connected: call start() first")
+        await self._in_flight.acquire()
+        try:
+            ack = await self._producer.send(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+        except KafkaError as exc:
+            self._in_flight.release()
+            raise publish_error(exc, self.settings) from exc
+        except BaseException:
+            self._in_flight.release()
+            raise
+        delivery: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._pending.add(delivery)
+        ack.add_done_callback(lambda done: self._settle(done, delivery, record))
+        return delivery
+
+    def _settle(
+        self,
+        ack: asyncio.Future[RecordMetadata],
+        delivery: asyncio.Future[Delivery],
+        record: OutgoingRecord,
+    ) -> None:
+        self._in_flight.release()
+        self._pending.discard(delivery)
+        if delivery.done():
+            return
+        if ack.cancelled():
+            delivery.set_exception(
+                PublishError(f"send of event {record.envelope.id} was cancelled")
+            )
+        elif (exc := ack.exception()) is not None:
+            delivery.set_exception(publish_error(exc, self.settings))
+        else:
+            meta = ack.result()
+            delivery.set_result(
+                Delivery(record.envelope.id, meta.topic, meta.partition, meta.offset)
+            )
+
+    async def flush(self) -> None:
+        """Wait until every record buffered so far is acknowledged or failed."""
+        if not self._started:
+            return
+        await self._producer.flush()
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def cluster_reachable(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
+        """True if the cluster answers a metadata request within `timeout` seconds."""
+        try:
+            await self.start()
+            metadata = await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+            return bool(metadata.brokers())
+        except (BusError, KafkaError, TimeoutError, OSError):
+            return False
+
+
+def publish_error(exc: BaseException, settings: BusSettings) -> Exception:
+    """The `BusError` for an aiokafka failure: unreachable cluster or refused event."""
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
+        return BrokerUnavailableError(
+            f"Kafka at {settings.bootstrap_servers} did not acknowledge: {exc}"
+        )
+    return PublishError(f"the broker refused the event: {exc!r}")
