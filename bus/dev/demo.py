@@ -92,7 +92,9 @@ def demo_subscriber(
     async def on_izin(izin: EventData, envelope: Envelope) -> None:
         data = izin.model_dump(mode="json")
         console.print(
-            f"[dim]{_now()}[/] [bold green]{system:<24}[/] ← izin terbit {data['nomor_izin']}  "
+            # Only granted fields are present: Satu Data is not granted the licence number.
+            f"[dim]{_now()}[/] [bold green]{system:<24}[/] ← izin terbit "
+            f"{data.get('nomor_izin', '(number not granted)')}  "
             f"{data['jenis_izin']}  {wilayah(data['kode_wilayah'])}: {action}  "
             f"[dim]id={envelope.id[:8]}[/]"
         )

@@ -28,7 +28,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bus.broker import clients
 from bus.catalog import Catalog, EventData, EventType, load_catalog
@@ -43,6 +43,7 @@ from bus.errors import (
     SchemaValidationError,
 )
 from bus.logging import get_logger
+from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
 from bus.validation import field_errors
 
@@ -120,10 +121,18 @@ class Subscriber:
         def register(func: HandlerFunc) -> HandlerFunc:
             if event_type.topic in self._handlers:
                 raise ValueError(f"{event_type.type} already has a handler in this subscriber")
-            self._handlers[event_type.topic] = Handler.wrap(event_type, func)
+            self._handlers[event_type.topic] = Handler.wrap(
+                event_type, func, view=self.view_of(event_type.data)
+            )
             return func
 
         return register
+
+    def view_of(self, ref: type[EventData] | str) -> type[BaseModel]:
+        """The model this subscriber's handlers receive for `ref`: only the granted fields."""
+        if not self.enforce_agreements:
+            return self.catalog.event_type(ref).data
+        return granted_view(self.catalog, self.system.id, ref)
 
     def _agreed(self, ref: type[EventData] | str) -> EventType:
         event_type = self.catalog.event_type(ref)
