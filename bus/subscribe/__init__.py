@@ -1,5 +1,6 @@
 """Subscribing: decode → validate → handle → commit, in batches, in order per partition."""
 
+from bus.subscribe.grants import GrantedView, granted_view
 from bus.subscribe.handler import Handler
 from bus.subscribe.subscriber import (
     HandlerFailedError,
@@ -11,11 +12,13 @@ from bus.subscribe.subscriber import (
 )
 
 __all__ = [
+    "GrantedView",
     "Handler",
     "HandlerFailedError",
     "RetryPolicy",
     "Subscriber",
     "SubscriberStats",
     "decode",
+    "granted_view",
     "validate",
 ]
