@@ -99,3 +99,15 @@ class PermanentError(BusError):
 
 class DeadLetterError(BusError):
     """A failed event could not be moved to its retry or dead-letter topic; nothing is committed."""
+
+
+class BrokerLimitationError(BusError):
+    """The cluster does not implement an admin operation the bus needs (e.g. CreatePartitions)."""
+
+
+class TopicChangeRefusedError(BusError):
+    """A topic change would lose data (shrink, delete) and `--allow-delete` was not given."""
+
+
+class NoAuthorizerError(BusError):
+    """ACLs cannot be applied: the cluster runs without an authorizer (SECURITY_DISABLED)."""
