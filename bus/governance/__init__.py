@@ -1,0 +1,1 @@
+"""Catalog governance: compatibility against the approved lock file, overlap, AsyncAPI."""
