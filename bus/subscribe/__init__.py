@@ -1,10 +1,10 @@
 """Subscribing: decode → validate → handle → commit, in batches, in order per partition."""
 
+from bus.reliability.policy import RetryPolicy
 from bus.subscribe.grants import GrantedView, granted_view
 from bus.subscribe.handler import Handler
 from bus.subscribe.subscriber import (
-    HandlerFailedError,
-    RetryPolicy,
+    Duplicate,
     Subscriber,
     SubscriberStats,
     decode,
@@ -12,9 +12,9 @@ from bus.subscribe.subscriber import (
 )
 
 __all__ = [
+    "Duplicate",
     "GrantedView",
     "Handler",
-    "HandlerFailedError",
     "RetryPolicy",
     "Subscriber",
     "SubscriberStats",

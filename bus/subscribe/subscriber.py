@@ -11,22 +11,30 @@ The consume path is a list of named steps per record: decode the envelope → va
 → handle. Records are fetched in batches (`getmany`); partitions of a batch are handled
 concurrently, records of one partition strictly in order (so one entity's events, which share
 a key and so a partition, are never reordered); offsets are committed once per batch, only up
-to the last record whose handling finished. A record that cannot be decoded or validated never
-stops the subscriber: it is logged with its field errors, counted, and passed to `on_invalid`.
+to the last record whose handling finished.
+
+A failure never stops the subscriber and never stalls its partition (see docs/reliability.md):
+a record that cannot be decoded or validated, or whose handler raises `PermanentError`, goes
+straight to the group's dead-letter topic `bus.dlq.<group>`; a handler that keeps failing after
+the policy's in-process attempts moves the record to the retry topic `bus.retry.<group>.1`,
+which the subscriber also consumes, delivering it again once its delay has passed (that
+partition is paused meanwhile, the others go on), then to `.2`, … and finally to the DLQ. The
+move is acknowledged by the broker before any later offset of the partition is committed.
+`stop()` lets each in-flight handler finish, commits, and leaves the group.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeAlias
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
@@ -43,6 +51,11 @@ from bus.errors import (
     SchemaValidationError,
 )
 from bus.logging import get_logger
+from bus.reliability.failure import Failure, first_failure
+from bus.reliability.naming import retry_stage, retry_topics
+from bus.reliability.policy import RetryPolicy
+from bus.reliability.routing import FailureRouter
+from bus.reliability.topics import ensure_failure_topics
 from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
 from bus.validation import field_errors
@@ -52,33 +65,18 @@ log = get_logger("bus.subscribe")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
-class HandlerFailedError(BusError):
-    """A handler kept failing after every in-process attempt; the record was not committed."""
-
-
 @dataclass
 class SubscriberStats:
     """Counters of what this subscriber has seen since it started."""
 
     received: int = 0
     handled: int = 0
+    duplicates: int = 0
     invalid: int = 0
     failed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
     invalid_reasons: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """In-process attempts for a failing handler, with exponential backoff and full jitter."""
-
-    attempts: int = 3
-    initial_backoff_s: float = 0.1
-    max_backoff_s: float = 5.0
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait before attempt number `attempt + 1`."""
-        ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)
 
 
 InvalidCallback = Callable[[Record, str, list[FieldError]], Any]
@@ -102,14 +100,19 @@ class Subscriber:
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
         self.group = group or self.system.id
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy.from_settings(self.settings)
         self.stats = SubscriberStats()
         self.enforce_agreements = enforce_agreements
         self._on_invalid = on_invalid
         self._handlers: dict[str, Handler] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._router: FailureRouter | None = None
         self._stopping = asyncio.Event()
         self._running = False
+        # Set while no batch is in hand, so a rebalance waits for the batch to be committed.
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._deferred: dict[TopicPartition, asyncio.TimerHandle] = {}
         self.assigned = asyncio.Event()
 
     # Registration ---------------------------------------------------------------------------
@@ -145,8 +148,13 @@ class Subscriber:
 
     @property
     def topics(self) -> list[str]:
-        """Topics this subscriber consumes."""
+        """Source topics this subscriber consumes (its retry topics come on top)."""
         return list(self._handlers)
+
+    @property
+    def retry_topics(self) -> list[str]:
+        """This group's retry topics, `bus.retry.<group>.1` first."""
+        return retry_topics(self.group, self.retry.stages)
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -154,12 +162,23 @@ class Subscriber:
         """Join the consumer group; raises `BrokerUnavailableError` if Kafka cannot be reached."""
         if not self._handlers:
             raise BusError(f"subscriber {self.group!r} has no handlers; register one first")
+        try:
+            await ensure_failure_topics(self.group, self.topics, self.retry.stages, self.settings)
+        except KafkaError as exc:
+            raise BrokerUnavailableError(
+                f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
+            ) from exc
+        self._router = FailureRouter(self.group, self.retry, self.settings)
+        await self._router.start()
         self._consumer = clients.consumer(self.settings, group_id=self.group)
-        self._consumer.subscribe(self.topics, listener=_AssignmentListener(self.assigned))
+        self._consumer.subscribe(
+            [*self.topics, *self.retry_topics], listener=_AssignmentListener(self)
+        )
         try:
             await self._consumer.start()
         except KafkaError as exc:
             await self._consumer.stop()
+            await self._router.stop()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from exc
@@ -178,12 +197,26 @@ class Subscriber:
                     max_records=self.settings.consumer_max_records,
                 )
                 if batch:
-                    await self._process_batch(batch)
+                    self._idle.clear()
+                    try:
+                        await self._process_batch(batch)
+                    finally:
+                        self._idle.set()
         finally:
             self._running = False
-            await self._consumer.stop()
-            self._consumer = None
+            await self._close()
             log.info("subscriber stopped", group=self.group, **_stats_fields(self.stats))
+
+    async def _close(self) -> None:
+        for timer in self._deferred.values():
+            timer.cancel()
+        self._deferred.clear()
+        if self._consumer is not None:
+            await self._consumer.stop()  # leaves the group: its partitions move on at once
+            self._consumer = None
+        if self._router is not None:
+            await self._router.stop()
+            self._router = None
 
     async def stop(self) -> None:
         """Ask `run()` to finish the batch in hand, commit it and leave the group."""
@@ -200,15 +233,14 @@ class Subscriber:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-        if self._consumer is not None and not self._running:
-            await self._consumer.stop()
-            self._consumer = None
+        if not self._running:
+            await self._close()
 
     # Consume path ---------------------------------------------------------------------------
 
     async def _process_batch(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
         results = await asyncio.gather(
-            *(self._process_partition(records) for records in batch.values()),
+            *(self._process_partition(tp, records) for tp, records in batch.items()),
             return_exceptions=True,
         )
         offsets = {
@@ -216,60 +248,127 @@ class Subscriber:
             for tp, next_offset in zip(batch, results, strict=True)
             if isinstance(next_offset, int)
         }
-        if offsets:
-            assert self._consumer is not None
-            await self._consumer.commit(offsets)
+        await self._commit(offsets)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _process_partition(self, records: list[Record]) -> int:
-        """Handle one partition's records in order; return the offset to commit."""
-        done: int = -1
+    async def _commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not owned:
+            return
+        try:
+            await self._consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved these partitions to another member: it re-reads from the last
+            # commit, and the inbox turns those redeliveries into no-ops.
+            log.warning("commit refused after a rebalance", group=self.group, error=repr(exc))
+
+    async def _process_partition(self, tp: TopicPartition, records: list[Record]) -> int | None:
+        """Handle one partition's records in order; return the offset to commit, if any."""
+        done: int | None = None
         try:
             for record in records:
+                if self._stopping.is_set():
+                    break  # graceful stop: the in-flight record finished, start no new one
+                if self._defer_until_due(tp, record):
+                    break
                 await self._process_record(record)
                 done = record.offset
         except BaseException:
-            if done >= 0:
-                # Commit what was handled before the failure, then let the error stop the run.
-                assert self._consumer is not None
-                tp = TopicPartition(records[0].topic, records[0].partition)
-                await self._consumer.commit({tp: OffsetAndMetadata(done + 1, "")})
+            if done is not None:
+                # Commit what was handled or moved before the failure, then let the error
+                # (the broker refused a retry or dead-letter send) stop the run.
+                await self._commit({tp: OffsetAndMetadata(done + 1, "")})
             raise
-        return done + 1
+        return None if done is None else done + 1
+
+    def _defer_until_due(self, tp: TopicPartition, record: Record) -> bool:
+        """Pause a retry partition whose next record is not due yet; True if it was paused."""
+        if retry_stage(record.topic) == 0:
+            return False
+        failure = Failure.from_headers(record.headers or ())
+        if failure is None or failure.retry_not_before is None:
+            return False
+        wait = (failure.retry_not_before - datetime.now(UTC)).total_seconds()
+        if wait <= 0:
+            return False
+        # Records of a retry partition become due in order (same delay, appended in time
+        # order), so waiting for the head never delays a record that is due sooner.
+        assert self._consumer is not None
+        self._consumer.seek(tp, record.offset)
+        self._consumer.pause(tp)
+        if (earlier := self._deferred.pop(tp, None)) is not None:
+            earlier.cancel()
+        self._deferred[tp] = asyncio.get_running_loop().call_later(wait, self._resume, tp)
+        return True
+
+    def _resume(self, tp: TopicPartition) -> None:
+        self._deferred.pop(tp, None)
+        if self._consumer is not None and tp in self._consumer.assignment():
+            self._consumer.resume(tp)
+
+    def _forget(self, partitions: set[TopicPartition]) -> None:
+        """Drop the retry timers of partitions this member no longer owns."""
+        for tp in partitions:
+            if (timer := self._deferred.pop(tp, None)) is not None:
+                timer.cancel()
 
     async def _process_record(self, record: Record) -> None:
         self.stats.received += 1
-        handler = self._handlers[record.topic]
+        failure = Failure.from_headers(record.headers or ()) if retry_stage(record.topic) else None
+        source = failure.original_topic if failure is not None else record.topic
+        handler = self._handlers.get(source)
+        if handler is None:
+            await self._dead_letter(
+                record, failure, EnvelopeError(f"no handler for topic {source!r} in this group")
+            )
+            return
         try:
             envelope = decode(record, handler.event_type)
             data = validate(record, handler.event_type)
         except EnvelopeError as exc:
-            await self._invalid(record, str(exc), [])
+            await self._invalid(record, failure, exc, [])
             return
         except SchemaValidationError as exc:
-            await self._invalid(record, str(exc), exc.errors)
+            await self._invalid(record, failure, exc, exc.errors)
             return
+        if failure is not None:
+            # Handlers see where the event was first published, not the retry topic.
+            envelope = replace(
+                envelope,
+                topic=failure.original_topic,
+                partition=failure.original_partition,
+                offset=failure.original_offset,
+            )
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id, correlation_id=envelope.correlation_id
         ):
-            await self._handle(handler, data, envelope, record)
+            await self._handle(handler, data, envelope, record, failure)
 
     async def _handle(
-        self, handler: Handler, data: EventData, envelope: Envelope, record: Record
+        self,
+        handler: Handler,
+        data: EventData,
+        envelope: Envelope,
+        record: Record,
+        failure: Failure | None,
     ) -> None:
         attempt = 1
         while True:
             try:
-                await handler(data, envelope, record)
+                result = await handler(data, envelope, record)
+                if result is Duplicate:
+                    self.stats.duplicates += 1
                 self.stats.handled += 1
                 return
             except Exception as exc:
-                if attempt >= self.retry.attempts:
+                if self.retry.is_permanent(exc) or attempt >= self.retry.attempts:
                     self.stats.failed += 1
-                    log.error(
-                        "handler failed; stopping without committing this event",
+                    log.warning(
+                        "handler failed",
                         group=self.group,
                         topic=record.topic,
                         partition=record.partition,
@@ -277,18 +376,65 @@ class Subscriber:
                         attempts=attempt,
                         error=repr(exc),
                     )
-                    raise HandlerFailedError(
-                        f"handler for {handler.event_type.type} failed {attempt} times at "
-                        f"{record.topic}[{record.partition}]@{record.offset}: {exc!r}"
-                    ) from exc
+                    await self._move_on(record, failure, exc, attempt)
+                    return
                 await asyncio.sleep(self.retry.backoff(attempt))
                 attempt += 1
 
-    async def _invalid(self, record: Record, reason: str, errors: list[FieldError]) -> None:
+    async def _move_on(
+        self,
+        record: Record,
+        failure: Failure | None,
+        error: BaseException,
+        attempts: int,
+        *,
+        permanent: bool = False,
+    ) -> None:
+        """Send a failed record to its next retry topic or the DLQ, acknowledged."""
+        assert self._router is not None
+        now = datetime.now(UTC)
+        if failure is None:
+            failure = first_failure(
+                record.topic,
+                record.partition,
+                record.offset,
+                group=self.group,
+                error=error,
+                attempts=attempts,
+            )
+        else:
+            failure = failure.again(error, attempts, now)
+        topic = await self._router.route(
+            key=record.key,
+            value=record.value,
+            headers=record.headers or (),
+            failure=failure,
+            stage=retry_stage(record.topic),
+            error=error,
+            permanent=permanent,
+        )
+        if retry_stage(topic):
+            self.stats.retried += 1
+        else:
+            self.stats.dead_lettered += 1
+
+    async def _dead_letter(
+        self, record: Record, failure: Failure | None, error: BaseException
+    ) -> None:
+        await self._move_on(record, failure, error, 1, permanent=True)
+
+    async def _invalid(
+        self,
+        record: Record,
+        failure: Failure | None,
+        error: BusError,
+        errors: list[FieldError],
+    ) -> None:
+        reason = str(error)
         self.stats.invalid += 1
         self.stats.invalid_reasons.append(reason)
         log.warning(
-            "invalid event skipped",
+            "invalid event moved to dead-letter topic",
             group=self.group,
             topic=record.topic,
             partition=record.partition,
@@ -296,10 +442,23 @@ class Subscriber:
             reason=reason,
             errors=[str(e) for e in errors],
         )
+        await self._dead_letter(record, failure, error)
         if self._on_invalid is not None:
             result = self._on_invalid(record, reason, errors)
             if asyncio.iscoroutine(result):
                 await result
+
+
+class _DuplicateMarker:
+    """Type of `Duplicate`."""
+
+    def __repr__(self) -> str:
+        return "Duplicate"
+
+
+#: Returned by a handler that recognised a redelivered event (for example through the inbox):
+#: the subscriber counts it in `stats.duplicates` instead of as a new effect.
+Duplicate = _DuplicateMarker()
 
 
 def decode(record: Record, event_type: EventType) -> Envelope:
@@ -323,23 +482,32 @@ def validate(record: Record, event_type: EventType) -> EventData:
 
 
 class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Sets an event once the group has assigned partitions, so callers can wait for readiness."""
+    """Lets a rebalance wait for the batch in hand to be committed, and signals readiness."""
 
-    def __init__(self, assigned: asyncio.Event) -> None:
-        self._assigned = assigned
+    def __init__(self, subscriber: Subscriber) -> None:
+        self._subscriber = subscriber
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Nothing to do: offsets are committed after every batch, before the next fetch."""
+        """Wait until the batch in hand is handled and committed, then drop retry timers.
+
+        The group waits for this before handing the partitions to another member, so the
+        new owner starts after the last commit instead of redoing a whole batch.
+        """
+        await self._subscriber._idle.wait()
+        self._subscriber._forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Mark the subscriber as ready."""
-        self._assigned.set()
+        self._subscriber.assigned.set()
 
 
 def _stats_fields(stats: SubscriberStats) -> dict[str, int]:
     return {
         "received": stats.received,
         "handled": stats.handled,
+        "duplicates": stats.duplicates,
         "invalid": stats.invalid,
         "failed": stats.failed,
+        "retried": stats.retried,
+        "dead_lettered": stats.dead_lettered,
     }

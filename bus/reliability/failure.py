@@ -1,0 +1,158 @@
+"""What the bus records about a failed event, as Kafka headers on its retry or dead-letter record.
+
+A retry or dead-letter record keeps the original key, value and headers (so `ce_id` and the
+CloudEvents envelope survive) and adds `dlq_*` headers saying where the event came from and how
+it failed; retry records add `retry_not_before`. Times are RFC 3339 in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from bus.envelope import Headers
+
+ORIGINAL_TOPIC = "dlq_original_topic"
+ORIGINAL_PARTITION = "dlq_original_partition"
+ORIGINAL_OFFSET = "dlq_original_offset"
+GROUP = "dlq_group"
+ERROR_CLASS = "dlq_error_class"
+ERROR_MESSAGE = "dlq_error_message"
+ATTEMPTS = "dlq_attempts"
+FIRST_FAILURE_AT = "dlq_first_failure_at"
+LAST_FAILURE_AT = "dlq_last_failure_at"
+RETRY_NOT_BEFORE = "retry_not_before"
+
+FAILURE_HEADERS = (
+    ORIGINAL_TOPIC,
+    ORIGINAL_PARTITION,
+    ORIGINAL_OFFSET,
+    GROUP,
+    ERROR_CLASS,
+    ERROR_MESSAGE,
+    ATTEMPTS,
+    FIRST_FAILURE_AT,
+    LAST_FAILURE_AT,
+    RETRY_NOT_BEFORE,
+)
+
+#: Error messages are cut to this length: a header is not a place for a whole traceback.
+MAX_MESSAGE_CHARS = 1000
+
+
+def rfc3339(moment: datetime) -> str:
+    """`moment` as an RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-22T21:00:00.000Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Inverse of `rfc3339` (accepts any ISO 8601 offset)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How one event failed so far: where it came from, why, how often, since when."""
+
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    group: str
+    error_class: str
+    error_message: str
+    attempts: int
+    first_failure_at: datetime
+    last_failure_at: datetime
+    retry_not_before: datetime | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Sequence[tuple[str, bytes | None]]) -> Failure | None:
+        """The failure recorded in `headers`, or None for a record that never failed."""
+        values = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
+        if ORIGINAL_TOPIC not in values:
+            return None
+        not_before = values.get(RETRY_NOT_BEFORE)
+        return cls(
+            original_topic=values[ORIGINAL_TOPIC],
+            original_partition=int(values.get(ORIGINAL_PARTITION) or -1),
+            original_offset=int(values.get(ORIGINAL_OFFSET) or -1),
+            group=values.get(GROUP, ""),
+            error_class=values.get(ERROR_CLASS, ""),
+            error_message=values.get(ERROR_MESSAGE, ""),
+            attempts=int(values.get(ATTEMPTS) or 0),
+            first_failure_at=parse_rfc3339(values[FIRST_FAILURE_AT]),
+            last_failure_at=parse_rfc3339(values[LAST_FAILURE_AT]),
+            retry_not_before=parse_rfc3339(not_before) if not_before else None,
+        )
+
+    def again(self, error: BaseException, attempts: int, at: datetime) -> Failure:
+        """This failure after `attempts` more failed attempts ending with `error` at `at`."""
+        return replace(
+            self,
+            error_class=error_class(error),
+            error_message=error_message(error),
+            attempts=self.attempts + attempts,
+            last_failure_at=at,
+            retry_not_before=None,
+        )
+
+    def to_headers(self) -> Headers:
+        """The `dlq_*` (and `retry_not_before`) headers of this failure."""
+        headers: Headers = [
+            (ORIGINAL_TOPIC, self.original_topic.encode()),
+            (ORIGINAL_PARTITION, str(self.original_partition).encode()),
+            (ORIGINAL_OFFSET, str(self.original_offset).encode()),
+            (GROUP, self.group.encode()),
+            (ERROR_CLASS, self.error_class.encode()),
+            (ERROR_MESSAGE, self.error_message.encode()),
+            (ATTEMPTS, str(self.attempts).encode()),
+            (FIRST_FAILURE_AT, rfc3339(self.first_failure_at).encode()),
+            (LAST_FAILURE_AT, rfc3339(self.last_failure_at).encode()),
+        ]
+        if self.retry_not_before is not None:
+            headers.append((RETRY_NOT_BEFORE, rfc3339(self.retry_not_before).encode()))
+        return headers
+
+
+def first_failure(
+    topic: str, partition: int, offset: int, *, group: str, error: BaseException, attempts: int
+) -> Failure:
+    """The failure of an event read from its source topic for the first time."""
+    now = datetime.now(UTC)
+    return Failure(
+        original_topic=topic,
+        original_partition=partition,
+        original_offset=offset,
+        group=group,
+        error_class=error_class(error),
+        error_message=error_message(error),
+        attempts=attempts,
+        first_failure_at=now,
+        last_failure_at=now,
+    )
+
+
+def with_failure(
+    headers: Sequence[tuple[str, bytes | None]], failure: Failure
+) -> list[tuple[str, bytes]]:
+    """The original headers without any earlier failure headers, plus `failure`'s."""
+    kept = [(name, raw or b"") for name, raw in headers if name not in FAILURE_HEADERS]
+    return kept + failure.to_headers()
+
+
+def without_failure(headers: Sequence[tuple[str, bytes | None]]) -> list[tuple[str, bytes]]:
+    """The original headers of a retry or dead-letter record."""
+    return [(name, raw or b"") for name, raw in headers if name not in FAILURE_HEADERS]
+
+
+def error_class(error: BaseException) -> str:
+    """Qualified class name of `error`, e.g. `asyncpg.exceptions.UniqueViolationError`."""
+    cls = type(error)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
+
+
+def error_message(error: BaseException) -> str:
+    """`str(error)`, cut to `MAX_MESSAGE_CHARS`."""
+    text = str(error) or repr(error)
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
