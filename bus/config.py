@@ -75,6 +75,17 @@ class BusSettings(BaseSettings):
         default=None, description="PostgreSQL DSN of the bus's own state (keys, log, inbox)."
     )
 
+    # Lag and monitor (see docs/operations.md for the status rules)
+    lag_window: int = Field(default=10, ge=2, description="Commits kept per partition.")
+    lag_min_commits: int = Field(default=3, ge=1, description="Commits needed before judging.")
+    lag_stop_after_s: float = Field(
+        default=60.0, ge=0, description="No commit for this long (and the window span) is STOP."
+    )
+    monitor_scan_interval_s: float = Field(default=5.0, gt=0, description="Seconds between scans.")
+    monitor_groups: list[str] = Field(
+        default_factory=list, description="Consumer groups to watch besides the discovered ones."
+    )
+
     # Logging
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

@@ -1,0 +1,50 @@
+"""`LagHistory`: successive lag scans turned into Burrow-style statuses.
+
+    history = LagHistory(StatusRules(window=10))
+    report = history.update(await scanner.scan(groups))   # statuses set from the windows so far
+
+One scan says how far behind a group is; only a window of scans says whether it is catching
+up, stuck or gone. The history keeps a `CommitWindow` per group and partition and the last
+few lag totals per group (for sparklines).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from bus.lag.report import LagReport
+from bus.lag.status import CommitWindow, Status, StatusRules, evaluate_partition
+
+
+class LagHistory:
+    """Commit windows of every partition of every group seen so far."""
+
+    def __init__(self, rules: StatusRules | None = None, *, keep: int = 60) -> None:
+        self.rules = rules or StatusRules()
+        self._windows: dict[tuple[str, str, int], CommitWindow] = {}
+        self._totals: dict[str, deque[tuple[float, int]]] = {}
+        self._keep = keep
+
+    def update(self, report: LagReport) -> LagReport:
+        """Add `report` to the windows and return it with every status evaluated."""
+        groups = []
+        for group in report.groups:
+            alive = bool(group.members)
+            statuses: dict[tuple[str, int], Status] = {}
+            for p in group.partitions:
+                key = (group.group, p.topic, p.partition)
+                window = self._windows.setdefault(key, CommitWindow(self.rules.window))
+                if p.committed is not None:
+                    window.observe(p.committed, p.lag, report.taken_at, alive=alive)
+                statuses[(p.topic, p.partition)] = evaluate_partition(
+                    list(window.commits), p.lag, report.taken_at, self.rules
+                )
+            evaluated = group.with_statuses(statuses)
+            groups.append(evaluated)
+            totals = self._totals.setdefault(group.group, deque(maxlen=self._keep))
+            totals.append((report.taken_at, evaluated.lag))
+        return LagReport(report.taken_at, tuple(groups), report.end_offsets)
+
+    def totals(self, group: str) -> list[tuple[float, int]]:
+        """The group's total lag at each of the last scans: (epoch seconds, lag)."""
+        return list(self._totals.get(group, ()))

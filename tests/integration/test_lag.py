@@ -1,0 +1,148 @@
+"""Lag against a real broker: exact messages behind per partition and in total, and its age."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import NewTopic
+from aiokafka.structs import OffsetAndMetadata
+
+from bus.broker import clients
+from bus.config import BusSettings
+from bus.lag import LagScanner
+from bus.testing import wait_until
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 3
+PRODUCED = [7, 5, 4]  # N per partition
+CONSUMED = [3, 5, 1]  # M per partition
+
+
+async def create_topic(settings: BusSettings, name: str, partitions: int) -> None:
+    """A scratch topic."""
+    admin = clients.admin(settings)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def produce(settings: BusSettings, topic: str, counts: list[int]) -> None:
+    """`counts[p]` records into each partition `p`.
+
+    Each partition's last record is sent alone (send_and_wait): Tansu reports the high watermark
+    as the base offset of the last produce batch + 1, so a single-record last batch makes the end
+    offset exact (a documented broker quirk; Kafka is exact either way).
+    """
+    producer = clients.producer(settings)
+    await producer.start()
+    try:
+        for partition, count in enumerate(counts):
+            for i in range(count - 1):
+                await producer.send(topic, f"e{i}".encode(), partition=partition)
+            await producer.flush()
+            if count:
+                await producer.send_and_wait(topic, b"last", partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def consume_and_commit(
+    settings: BusSettings, topic: str, group: str, counts: list[int]
+) -> None:
+    """Read `counts[p]` records from each partition `p` as `group`, then commit after them."""
+    consumer: AIOKafkaConsumer = clients.consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(len(counts))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        offsets = {}
+        for tp, count in zip(tps, counts, strict=True):
+            if not count:
+                continue
+            read = []
+            while len(read) < count:
+                batch = await consumer.getmany(tp, timeout_ms=500, max_records=count - len(read))
+                read += batch.get(tp, [])
+            offsets[tp] = OffsetAndMetadata(read[-1].offset + 1, "")
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def scanner(bus_settings: BusSettings) -> AsyncIterator[LagScanner]:
+    async with LagScanner(bus_settings) as scanner:
+        yield scanner
+
+
+async def test_lag_is_produced_minus_committed_per_partition_and_in_total(
+    bus_settings: BusSettings, scanner: LagScanner, unique: str
+) -> None:
+    topic, group = f"lag.exact.{unique}", f"lag-exact-{unique}"
+    await create_topic(bus_settings, topic, PARTITIONS)
+    await produce(bus_settings, topic, PRODUCED)
+    await consume_and_commit(bus_settings, topic, group, CONSUMED)
+
+    report = await scanner.scan([group])
+
+    found = report.group(group)
+    rows = {p.partition: p for p in found.partitions}
+    assert sorted(rows) == list(range(PARTITIONS))
+    for partition in range(PARTITIONS):
+        row = rows[partition]
+        assert row.topic == topic
+        assert row.end == PRODUCED[partition]
+        assert row.committed == CONSUMED[partition]
+        assert row.lag == PRODUCED[partition] - CONSUMED[partition]
+    assert found.lag == sum(PRODUCED) - sum(CONSUMED) == 7
+    # Partition 1 is fully consumed: no unconsumed event, so no age.
+    assert rows[1].lag_seconds == 0.0
+    assert rows[0].lag_seconds > 0.0
+
+    document = report.to_dict()
+    assert list(document) == ["groups"]
+    entry = document["groups"][0]
+    assert list(entry) == ["group", "status", "lag", "lag_seconds", "partitions"]
+    assert entry["lag"] == 7
+    assert list(entry["partitions"][0]) == [
+        "topic",
+        "partition",
+        "committed",
+        "end",
+        "lag",
+        "lag_seconds",
+    ]
+
+
+async def test_lag_seconds_grows_while_the_group_is_idle(
+    bus_settings: BusSettings, scanner: LagScanner, unique: str
+) -> None:
+    topic, group = f"lag.age.{unique}", f"lag-age-{unique}"
+    await create_topic(bus_settings, topic, 1)
+    await produce(bus_settings, topic, [4])
+    await consume_and_commit(bus_settings, topic, group, [1])
+
+    first = (await scanner.scan([group])).group(group)
+    assert first.lag == 3
+    started = time.monotonic()
+    await wait_until(lambda: time.monotonic() - started > 0.3, message="time passes")
+    second = (await scanner.scan([group])).group(group)
+
+    assert second.lag == 3
+    assert second.lag_seconds > first.lag_seconds
+    assert second.lag_seconds - first.lag_seconds >= 0.25
+
+
+async def test_a_group_that_never_consumed_the_topic_has_no_partitions(
+    bus_settings: BusSettings, scanner: LagScanner, unique: str
+) -> None:
+    report = await scanner.scan([f"nobody-{unique}"])
+    assert report.group(f"nobody-{unique}").partitions == ()
+    assert report.group(f"nobody-{unique}").status.value == "OK"
