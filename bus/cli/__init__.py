@@ -6,6 +6,7 @@ import typer
 
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
+from bus.cli.outbox import outbox_app
 
 app = typer.Typer(
     name="bus",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(outbox_app, name="outbox")
 app.command()(dev)
 
 

@@ -1,0 +1,84 @@
+"""`bus outbox ...`: create the outbox table in an OPD database and relay it to Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from bus.cli import _common
+
+outbox_app = typer.Typer(help="Transactional outbox: publish events written in your database.")
+
+Dsn = Annotated[
+    str,
+    typer.Option("--dsn", envvar="BUS_OUTBOX_DSN", help="PostgreSQL DSN of the OPD's database."),
+]
+
+
+@outbox_app.command("init")
+def init(dsn: Dsn) -> None:
+    """Create the `bus_outbox` table and its indexes (safe to run again)."""
+    from bus.outbox import ensure_schema
+
+    _common.settings()
+
+    async def _init() -> None:
+        import asyncpg
+
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
+        try:
+            await ensure_schema(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(_init())
+    _common.out.print("outbox table bus_outbox is ready")
+
+
+@outbox_app.command("schema")
+def schema() -> None:
+    """Print the outbox DDL, to apply it with your own migration tool."""
+    from bus.outbox import schema_sql
+
+    _common.out.print(schema_sql(), highlight=False, markup=False)
+
+
+@outbox_app.command("relay")
+def relay(
+    dsn: Dsn,
+    system: Annotated[
+        str | None, typer.Option(help="Relay only this system's rows (default: all rows).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per round.")] = 500,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.05, help="Seconds between polls when no NOTIFY arrives.")
+    ] = 1.0,
+) -> None:
+    """Publish unsent outbox rows in order per key until Ctrl-C; several relays may run."""
+    from bus.outbox import OutboxRelay
+
+    loaded = _common.settings()
+    if system is not None:
+        _common.catalog(loaded).system(system)  # an unknown system fails now, not per row
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        runner = OutboxRelay(
+            dsn,
+            settings=loaded,
+            system=system,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+        _common.err.print(f"[bold]outbox relay[/] → {loaded.bootstrap_servers}; Ctrl-C stops")
+        await runner.run(stop)
+        _common.err.print(f"relay stopped after sending {runner.stats.sent} events")
+
+    with _common.bus_errors():
+        asyncio.run(_run())

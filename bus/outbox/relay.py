@@ -1,0 +1,291 @@
+"""The outbox relay: publishes committed outbox rows in order per key, marks them sent on ack.
+
+    relay = OutboxRelay("postgresql://.../sicantik", settings=settings)
+    await relay.run(stop)          # until `stop` is set; `bus outbox relay --dsn DSN` runs this
+
+One round (`relay_once`) claims up to `batch_size` unsent rows in one transaction, publishes
+them pipelined, waits for every acknowledgement, records them in the publication log, and only
+then sets `sent_at` and commits. While the broker is down nothing is marked: the rows stay,
+and the relay retries with exponential backoff until the broker is back.
+
+The relay wakes on `LISTEN bus_outbox` (`add_event` notifies on commit) and also polls every
+`poll_interval` seconds, so a lost notification or a dropped listener connection only delays.
+
+Several relays may run on one outbox. Rows are claimed with `FOR UPDATE SKIP LOCKED` in id
+order, so two relays never hold the same row, and a row is claimed only if no older unsent row
+of the same (topic, key) exists outside the claimer's own batch: when relay A holds rows 5
+and 50 of a key, relay B leaves row 150 of that key alone until A has sent them. That keeps
+per-key order across relays; the price is that one key is never published by two relays in
+parallel, which is what per-key order means anyway.
+
+Delivery is at least once: a relay that dies after the broker acknowledged but before its
+commit leaves rows that the next round sends again, with the same event id (consumers dedupe
+by it; the publication log keeps the first row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from bus import publication_log
+from bus.config import BusSettings
+from bus.envelope import Envelope
+from bus.errors import BrokerUnavailableError, BusError
+from bus.logging import get_logger
+from bus.outbox.schema import CHANNEL
+from bus.outbox.schema import ensure_schema as ensure_outbox_schema
+from bus.publish import Delivery, OutgoingRecord, RecordSender
+
+log = get_logger("bus.outbox.relay")
+
+_CLAIM = """
+WITH claimed AS (
+    SELECT id, topic, key FROM bus_outbox
+    WHERE sent_at IS NULL AND ($2::text IS NULL OR source_system = $2)
+    ORDER BY id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+SELECT o.id, o.event_id, o.event_type, o.source_system, o.source, o.dataschema, o.topic, o.key,
+       o.data, o.event_time, o.correlation_id, o.traceparent
+FROM bus_outbox o JOIN claimed c ON c.id = o.id
+WHERE NOT EXISTS (
+    SELECT 1 FROM bus_outbox p
+    WHERE p.topic = c.topic AND p.key = c.key AND p.sent_at IS NULL AND p.id < c.id
+      AND p.id NOT IN (SELECT id FROM claimed)
+)
+ORDER BY o.id
+"""
+
+_MARK_SENT = """
+UPDATE bus_outbox SET sent_at = now(), partition = $2, "offset" = $3,
+                      attempts = attempts + 1, last_error = NULL
+WHERE id = $1
+"""
+
+_MARK_FAILED = "UPDATE bus_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
+
+
+@dataclass
+class RelayStats:
+    """What one relay did since it started."""
+
+    sent: int = 0
+    rounds: int = 0
+    failures: int = 0
+
+
+class OutboxRelay:
+    """Moves events from one database's outbox table to Kafka."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        settings: BusSettings,
+        system: str | None = None,
+        log_dsn: str | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.dsn = dsn
+        self.settings = settings
+        self.system = system
+        # The publication log belongs in the bus's own database; without one it is kept next
+        # to the outbox so that the evidence is never silently skipped.
+        self.log_dsn = log_dsn or settings.database_dsn or dsn
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stats = RelayStats()
+        self.sender = RecordSender(settings)
+        self._conn: asyncpg.Connection[Any] | None = None
+        self._log_conn: asyncpg.Connection[Any] | None = None
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set, surviving broker and database outages."""
+        backoff = self.backoff_initial
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                try:
+                    await self._connect()
+                    await self.sender.start()
+                    sent, held_back = await self.relay_once()
+                except (BusError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    self.stats.failures += 1
+                    log.warning("outbox.relay_retry", error=str(exc), retry_in_s=round(backoff, 2))
+                    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                        await self._disconnect()
+                    await _wait(stop, backoff * random.uniform(0.8, 1.2))
+                    backoff = min(backoff * 2, self.backoff_max)
+                    continue
+                backoff = self.backoff_initial
+                if sent >= self.batch_size:
+                    continue
+                # Rows held back wait for another relay to send older rows of their key; that
+                # relay does not notify, so look again soon rather than after a full poll.
+                interval = min(self.poll_interval, 0.05) if held_back else self.poll_interval
+                await _wait(stop, interval, self._wake)
+        finally:
+            await self._disconnect()
+            with contextlib.suppress(Exception):
+                await self.sender.stop()
+
+    async def relay_once(self) -> tuple[int, bool]:
+        """Publish one batch of unsent rows; returns (rows sent, whether rows were held back)."""
+        conn = await self._connect()
+        self.stats.rounds += 1
+        failure: BaseException | None = None
+        async with conn.transaction():
+            rows = await conn.fetch(_CLAIM, self.batch_size, self.system)
+            held_back = False
+            if not rows:
+                held_back = await self._has_claimable_rows(conn)
+                return 0, held_back
+            records = [_record(row) for row in rows]
+            futures = [await self.sender.send_record(record) for record in records]
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            acked, failed = _settled(rows, outcomes)
+            if acked:
+                await publication_log.record_publications(
+                    await self._log_connection(),
+                    (
+                        publication_log.Publication.of(
+                            records[i], delivery, source_system=rows[i]["source_system"],
+                            via="outbox",
+                        )
+                        for i, delivery in acked
+                    ),
+                )  # fmt: skip
+                await conn.executemany(
+                    _MARK_SENT, [(rows[i]["id"], d.partition, d.offset) for i, d in acked]
+                )
+            if failed:
+                await conn.executemany(
+                    _MARK_FAILED, [(rows[i]["id"], str(exc)[:500]) for i, exc in failed]
+                )
+                failure = failed[0][1]
+        self.stats.sent += len(acked)
+        if acked:
+            log.info("outbox.sent", events=len(acked), last_event_id=rows[acked[-1][0]]["event_id"])
+        if failure is not None:
+            if isinstance(failure, BusError):
+                raise failure
+            raise BrokerUnavailableError(f"publishing outbox rows failed: {failure!r}")
+        return len(acked), len(rows) < self.batch_size and await self._has_claimable_rows(conn)
+
+    async def pending(self) -> int:
+        """Number of unsent rows (of this relay's system, if it has one)."""
+        conn = await self._connect()
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM bus_outbox "
+            "WHERE sent_at IS NULL AND ($1::text IS NULL OR source_system = $1)",
+            self.system,
+        )
+        return count
+
+    async def _has_claimable_rows(self, conn: asyncpg.Connection[Any]) -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM bus_outbox WHERE sent_at IS NULL "
+                "AND ($1::text IS NULL OR source_system = $1))",
+                self.system,
+            )
+        )
+
+    async def _connect(self) -> asyncpg.Connection[Any]:
+        if self._conn is None or self._conn.is_closed():
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(self.dsn, timeout=10)
+            try:
+                await ensure_outbox_schema(conn)
+                await conn.add_listener(CHANNEL, self._notified)
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def _log_connection(self) -> asyncpg.Connection[Any]:
+        if self.log_dsn == self.dsn:
+            assert self._conn is not None
+            if self._log_conn is None:
+                await publication_log.ensure_schema(self._conn)
+                self._log_conn = self._conn
+            return self._conn
+        if self._log_conn is None or self._log_conn.is_closed():
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(self.log_dsn, timeout=10)
+            await publication_log.ensure_schema(conn)
+            self._log_conn = conn
+        return self._log_conn
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        log_conn, self._log_conn = self._log_conn, None
+        for each in {id(c): c for c in (conn, log_conn) if c is not None}.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(each.close(), 5)
+
+
+def _record(row: asyncpg.Record) -> OutgoingRecord:
+    envelope = Envelope(
+        id=row["event_id"],
+        source=row["source"],
+        type=row["event_type"],
+        time=row["event_time"],
+        dataschema=row["dataschema"],
+        correlation_id=row["correlation_id"],
+        traceparent=row["traceparent"],
+    )
+    return OutgoingRecord(
+        envelope=envelope,
+        topic=row["topic"],
+        key=row["key"].encode(),
+        value=row["data"].encode(),
+        headers=envelope.to_headers(),
+    )
+
+
+def _settled(
+    rows: Sequence[asyncpg.Record], outcomes: Sequence[Delivery | BaseException]
+) -> tuple[list[tuple[int, Delivery]], list[tuple[int, BaseException]]]:
+    """Split outcomes into acked and failed; after a key's first failure, later rows of that
+    key count as failed too, so a re-send can never put them before the failed one."""
+    acked: list[tuple[int, Delivery]] = []
+    failed: list[tuple[int, BaseException]] = []
+    broken: set[tuple[str, str]] = set()
+    for i, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
+        key = (row["topic"], row["key"])
+        if isinstance(outcome, Delivery) and key not in broken:
+            acked.append((i, outcome))
+        else:
+            broken.add(key)
+            error = outcome if isinstance(outcome, BaseException) else None
+            failed.append((i, error or BrokerUnavailableError("an older event of its key failed")))
+    return acked, failed
+
+
+async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Sleep up to `seconds`, returning early when `stop` (or `wake`) is set."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

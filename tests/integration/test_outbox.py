@@ -1,0 +1,249 @@
+"""The transactional outbox: add_event in the caller's transaction, the relay through outages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import TopicPartition
+
+from bus.broker import clients
+from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.topics import ensure_topics
+from bus.catalog import Catalog
+from bus.config import BusSettings
+from bus.errors import NotOwnerError, SchemaValidationError
+from bus.outbox import OutboxRelay, add_event, ensure_schema
+from bus.testing import wait_until
+
+pytestmark = pytest.mark.integration
+
+IZIN = "id.go.riau.dpmptsp.izin.terbit"
+TOPIC = "dpmptsp.izin.terbit.v1"
+
+
+def izin(catalog: Catalog, key: str, sequence: int) -> dict[str, Any]:
+    """Valid `izin terbit` data whose key is `key` and whose investment value is `sequence`."""
+    return {
+        **catalog.event_type(IZIN).example,
+        "nomor_izin": key,
+        "nilai_investasi": sequence,
+    }
+
+
+@contextlib.asynccontextmanager
+async def connection(dsn: str) -> AsyncIterator[asyncpg.Connection[Any]]:
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def relaying(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def end_offsets(settings: BusSettings, topic: str) -> dict[TopicPartition, int]:
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def read_events(
+    settings: BusSettings,
+    start: dict[TopicPartition, int],
+    wanted: set[str],
+    deadline_s: float = 60.0,
+) -> list[tuple[str, int, bytes]]:
+    """(event id, partition, value) of every record from `start` whose id is in `wanted`,
+    until all of `wanted` were seen (duplicates included, in partition order)."""
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    found: list[tuple[str, int, bytes]] = []
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        seen: set[str] = set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        while seen != wanted and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, records in batches.items():
+                for record in records:
+                    event_id = dict(record.headers)["ce_id"].decode()
+                    if event_id in wanted:
+                        found.append((event_id, tp.partition, record.value))
+                        seen.add(event_id)
+        # Anything published twice would sit right behind; read a little further to catch it.
+        for _ in range(3):
+            for tp, records in (await consumer.getmany(timeout_ms=100)).items():
+                for record in records:
+                    event_id = dict(record.headers)["ce_id"].decode()
+                    if event_id in wanted:
+                        found.append((event_id, tp.partition, record.value))
+    finally:
+        await consumer.stop()
+    return found
+
+
+def assert_in_order_per_key(found: list[tuple[str, int, bytes]]) -> None:
+    import orjson
+
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for _, _, value in found:
+        data = orjson.loads(value)
+        by_key[data["nomor_izin"]].append(data["nilai_investasi"])
+    for key, sequence in by_key.items():
+        assert sequence == sorted(sequence), f"key {key} out of order"
+
+
+async def test_add_event_commits_and_rolls_back_with_the_business_change(
+    database: str, catalog: Catalog
+) -> None:
+    async with connection(database) as conn:
+        await ensure_schema(conn)
+        await conn.execute("CREATE TABLE izin (nomor text PRIMARY KEY)")
+        async with conn.transaction():
+            await conn.execute("INSERT INTO izin VALUES ('503/A/00001')")
+            kept = await add_event(conn, IZIN, izin(catalog, "503/A/00001", 1), catalog=catalog)
+        with contextlib.suppress(RuntimeError):
+            async with conn.transaction():
+                await conn.execute("INSERT INTO izin VALUES ('503/A/00002')")
+                await add_event(conn, IZIN, izin(catalog, "503/A/00002", 2), catalog=catalog)
+                raise RuntimeError("the business change failed")
+        rows = await conn.fetch("SELECT event_id, key, topic, sent_at FROM bus_outbox")
+        assert [(r["event_id"], r["key"], r["topic"], r["sent_at"]) for r in rows] == [
+            (kept, "503/A/00001", TOPIC, None)
+        ]
+
+
+async def test_add_event_refuses_invalid_data_and_foreign_event_types(
+    database: str, catalog: Catalog
+) -> None:
+    async with connection(database) as conn:
+        await ensure_schema(conn)
+        bad = {**izin(catalog, "503/A/00001", 1), "nib": "12", "kbli": None}
+        with pytest.raises(SchemaValidationError) as refused:
+            await add_event(conn, IZIN, bad, catalog=catalog)
+        assert {e.path for e in refused.value.errors} == {"nib", "kbli"}
+        with pytest.raises(NotOwnerError):
+            await add_event(
+                conn, IZIN, izin(catalog, "503/A/1", 1), system="bkd.simpeg", catalog=catalog
+            )
+        assert await conn.fetchval("SELECT count(*) FROM bus_outbox") == 0
+
+
+async def test_relay_keeps_events_through_a_broker_outage(
+    database: str, catalog: Catalog, bus_settings: BusSettings
+) -> None:
+    # An own broker, so that this test can stop it without disturbing the others.
+    port = free_port()
+    broker = EmbeddedBroker(port=port)
+    await asyncio.to_thread(broker.start)
+    settings = bus_settings.model_copy(
+        update={"bootstrap_servers": broker.bootstrap_servers, "request_timeout_ms": 3000}
+    )
+    izin_type = catalog.event_type(IZIN)
+    try:
+        await ensure_topics([izin_type], settings)
+        async with connection(database) as conn:
+            await ensure_schema(conn)
+            relay = OutboxRelay(
+                database, settings=settings, batch_size=200, poll_interval=0.5, backoff_max=0.5
+            )
+            async with relaying(relay):
+                warm_up = await add_event(conn, IZIN, izin(catalog, "503/W/00000", 0))
+                await wait_until(lambda: relay.stats.sent == 1, message="warm-up event sent")
+
+                await asyncio.to_thread(broker.stop)
+                ids: list[str] = []
+                for batch in range(50):
+                    async with conn.transaction():
+                        for i in range(20):
+                            sequence = batch * 20 + i
+                            data = izin(catalog, f"503/OUTAGE/{i:05d}", sequence)
+                            ids.append(await add_event(conn, IZIN, data, catalog=catalog))
+                failures = relay.stats.failures
+                await wait_until(
+                    lambda: relay.stats.failures > failures + 1,
+                    message="relay retried against the stopped broker",
+                )
+                unsent = await conn.fetchval(
+                    "SELECT count(*) FROM bus_outbox WHERE sent_at IS NULL"
+                )
+                assert unsent == 1000
+                assert relay.stats.sent == 1
+
+                # Memory storage: the new broker on the same port starts empty.
+                broker = EmbeddedBroker(port=port)
+                await asyncio.to_thread(broker.start)
+                await ensure_topics([izin_type], settings)
+                await wait_until(
+                    lambda: relay.stats.sent == 1001,
+                    timeout=90,
+                    message="all 1,000 events relayed after the restart",
+                )
+            assert warm_up not in ids
+            assert await conn.fetchval("SELECT count(*) FROM bus_outbox WHERE sent_at IS NULL") == 0
+            logged = await conn.fetchval(
+                "SELECT count(*) FROM bus_publication_log WHERE via = 'outbox' "
+                "AND event_id = ANY($1::text[])",
+                ids,
+            )
+            assert logged == 1000
+
+        start = {TopicPartition(TOPIC, p): 0 for p in range(izin_type.topic_settings.partitions)}
+        found = await read_events(settings, start, set(ids))
+        assert len(found) == 1000, "an event was lost or published twice"
+        assert {event_id for event_id, _, _ in found} == set(ids)
+        assert_in_order_per_key(found)
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def test_two_relays_never_publish_an_event_twice(
+    database: str, catalog: Catalog, bus_settings: BusSettings
+) -> None:
+    start = await end_offsets(bus_settings, TOPIC)
+    async with connection(database) as conn:
+        await ensure_schema(conn)
+        ids: list[str] = []
+        async with conn.transaction():
+            for sequence in range(600):
+                key = f"503/TWO/{sequence % 150:05d}"
+                ids.append(await add_event(conn, IZIN, izin(catalog, key, sequence)))
+        first, second = (
+            OutboxRelay(database, settings=bus_settings, batch_size=40, poll_interval=0.2)
+            for _ in range(2)
+        )
+        async with relaying(first), relaying(second):
+            await wait_until(
+                lambda: first.stats.sent + second.stats.sent >= 600,
+                timeout=60,
+                message="600 events relayed",
+            )
+        assert first.stats.sent + second.stats.sent == 600
+        sent = await conn.fetch('SELECT partition, "offset" FROM bus_outbox')
+        assert len({(r["partition"], r["offset"]) for r in sent}) == 600
+
+    found = await read_events(bus_settings, start, set(ids))
+    assert len(found) == 600, "an event was lost or published twice"
+    assert_in_order_per_key(found)
