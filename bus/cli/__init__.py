@@ -7,6 +7,7 @@ import typer
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
 from bus.cli.outbox import outbox_app
+from bus.cli.topics import topics_app
 
 app = typer.Typer(
     name="bus",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(topics_app, name="topics")
 app.command()(dev)
 
 

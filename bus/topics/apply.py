@@ -1,0 +1,251 @@
+"""Applying a topic plan: create topics, alter configs, add partitions; never lose data unasked.
+
+    plan = await plan_topics(catalog.event_types, settings)
+    changes = await apply_plan(plan, settings)                     # refuses shrinks
+    changes = await apply_plan(plan, settings, allow_delete=True)  # recreates and deletes
+
+Steps run in that order, each idempotent, so a failed apply is finished by running it again. A
+shrink (Kafka cannot remove partitions) or a topic the catalog dropped is only acted on with
+`allow_delete`; without it a plan that has a shrink is refused before anything changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Collection, Iterable
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import (
+    IncompatibleBrokerVersion,
+    KafkaError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
+
+from bus.broker import clients
+from bus.catalog import EventType
+from bus.config import BusSettings
+from bus.errors import (
+    BrokerLimitationError,
+    BrokerUnavailableError,
+    BusError,
+    TopicChangeRefusedError,
+)
+from bus.logging import get_logger
+from bus.topics.observe import observe
+from bus.topics.plan import TopicPlan, TopicSpec, desired_topics, diff
+
+log = get_logger("bus.topics")
+
+
+@dataclass
+class AppliedChanges:
+    """What an apply changed on the broker, by step."""
+
+    created: list[str] = field(default_factory=list)
+    configs_altered: list[str] = field(default_factory=list)
+    partitions_added: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        """True when the apply changed nothing."""
+        return not (
+            self.created
+            or self.configs_altered
+            or self.partitions_added
+            or self.recreated
+            or self.deleted
+        )
+
+    def summary(self) -> str:
+        """One line naming what was done, for messages and logs."""
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("created", self.created),
+                ("altered configs of", self.configs_altered),
+                ("added partitions to", self.partitions_added),
+                ("recreated", self.recreated),
+                ("deleted", self.deleted),
+            )
+            if names
+        ]
+        return "; ".join(parts) or "nothing changed"
+
+
+async def plan_topics(
+    event_types: Iterable[EventType],
+    settings: BusSettings,
+    *,
+    read_configs: bool = True,
+) -> TopicPlan:
+    """Compare the catalog's topics with the broker's; delete candidates are OPD-prefixed."""
+    event_types = list(event_types)
+    async with _connected(settings) as admin:
+        cluster = await observe(admin, read_configs=read_configs)
+    return diff(
+        desired_topics(event_types, cluster.brokers),
+        cluster,
+        managed_opds={et.opd for et in event_types},
+    )
+
+
+async def apply_plan(
+    plan: TopicPlan, settings: BusSettings, *, allow_delete: bool = False
+) -> AppliedChanges:
+    """Make the broker match `plan`; raises a `BusError` naming the step that could not run."""
+    if plan.shrink and not allow_delete:
+        raise TopicChangeRefusedError("; ".join(plan.errors))
+    done = AppliedChanges()
+    async with _connected(settings) as admin:
+        try:
+            await _create(admin, plan.create, done.created)
+            await _alter_configs(admin, plan, done.configs_altered, settings.bootstrap_servers)
+            await _add_partitions(admin, plan, done.partitions_added, settings.bootstrap_servers)
+            if allow_delete:
+                await _recreate(admin, plan, done.recreated)
+                await _delete(admin, plan.delete, done.deleted)
+        except BusError as exc:
+            if done.nothing:
+                raise
+            raise type(exc)(f"{exc} (already applied: {done.summary()})") from exc
+    log.info("topics applied", changes=done.summary())
+    return done
+
+
+@contextlib.asynccontextmanager
+async def _connected(settings: BusSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """An admin client for the block, with a connection failure as a bus error."""
+    admin = clients.admin(settings)
+    try:
+        await admin.start()
+    except KafkaError as exc:
+        await admin.close()
+        raise BrokerUnavailableError(
+            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
+        ) from exc
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, specs: Iterable[TopicSpec], done: list[str]) -> None:
+    new_topics = [
+        NewTopic(
+            spec.name, spec.partitions, spec.replication_factor, topic_configs=dict(spec.configs)
+        )
+        for spec in specs
+    ]
+    if not new_topics:
+        return
+    response = await admin.create_topics(new_topics)
+    problems = []
+    for topic, code, *rest in response.topic_errors:
+        if code in (0, TopicAlreadyExistsError.errno):
+            done.append(topic)
+        else:
+            message = rest[0] if rest and rest[0] else for_code(code).__name__
+            problems.append(f"{topic}: {message}")
+    if problems:
+        raise BusError(f"could not create topics: {'; '.join(problems)}")
+    await _until_listed(admin, {topic.name for topic in new_topics}, present=True)
+
+
+async def _alter_configs(
+    admin: AIOKafkaAdminClient, plan: TopicPlan, done: list[str], where: str
+) -> None:
+    topics = sorted({change.topic for change in plan.alter_configs})
+    if not topics:
+        return
+    # AlterConfigs replaces a topic's whole set of overrides, so send every entry the catalog
+    # manages, not only the changed ones; the catalog owns these topics' configuration.
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, topic, dict(plan.desired[topic].configs))
+        for topic in topics
+    ]
+    try:
+        responses = await admin.alter_configs(resources)
+    except IncompatibleBrokerVersion as exc:
+        raise BrokerLimitationError(
+            f"cannot change the config of {', '.join(topics)}: the broker at "
+            f"{where} does not implement AlterConfigs (Kafka admin API 33) "
+            f"[{exc}]; Apache Kafka does. Change the config with the broker's own tools, or "
+            "recreate the topics with `bus topics apply --allow-delete` after deleting them"
+        ) from exc
+    problems = [
+        f"{name}: {message or for_code(code).__name__}"
+        for response in responses
+        for code, message, _type, name, *_ in response.resources
+        if code != 0
+    ]
+    if problems:
+        raise BusError(f"could not alter topic configs: {'; '.join(problems)}")
+    done.extend(topics)
+
+
+async def _add_partitions(
+    admin: AIOKafkaAdminClient, plan: TopicPlan, done: list[str], where: str
+) -> None:
+    if not plan.add_partitions:
+        return
+    wanted = {change.topic: NewPartitions(change.wanted) for change in plan.add_partitions}
+    described = ", ".join(f"{c.topic} {c.current} → {c.wanted}" for c in plan.add_partitions)
+    try:
+        await admin.create_partitions(wanted)
+    except IncompatibleBrokerVersion as exc:
+        raise BrokerLimitationError(
+            f"cannot add partitions ({described}): the broker at {where} does not "
+            f"implement CreatePartitions (Kafka admin API 37) [{exc}]; Apache Kafka does. "
+            "On this broker, delete the topic and run `bus topics apply` to recreate it"
+        ) from exc
+    except KafkaError as exc:
+        raise BusError(f"could not add partitions ({described}): {exc}") from exc
+    done.extend(sorted(wanted))
+
+
+async def _recreate(admin: AIOKafkaAdminClient, plan: TopicPlan, done: list[str]) -> None:
+    names = [change.topic for change in plan.shrink]
+    if not names:
+        return
+    await _delete(admin, names, [])
+    await _create(admin, [plan.desired[name] for name in names], done)
+
+
+async def _delete(admin: AIOKafkaAdminClient, names: Collection[str], done: list[str]) -> None:
+    if not names:
+        return
+    response = await admin.delete_topics(list(names))
+    problems = [
+        f"{topic}: {for_code(code).__name__}"
+        for topic, code, *_ in response.topic_error_codes
+        if code not in (0, UnknownTopicOrPartitionError.errno)
+    ]
+    if problems:
+        raise BusError(f"could not delete topics: {'; '.join(problems)}")
+    # Deletion completes asynchronously on Kafka; recreating too early fails.
+    await _until_listed(admin, set(names), present=False)
+    done.extend(sorted(names))
+
+
+async def _until_listed(
+    admin: AIOKafkaAdminClient, names: set[str], *, present: bool, timeout_s: float = 30.0
+) -> None:
+    """Wait until the cluster metadata shows (or no longer shows) `names`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        listed = set(await admin.list_topics())
+        missing = names - listed if present else names & listed
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            state = "appear" if present else "disappear"
+            raise BusError(f"topics {sorted(missing)} did not {state} within {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
