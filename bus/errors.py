@@ -18,6 +18,10 @@ class CatalogError(BusError):
     """The catalog is inconsistent: a reference, key field, example or name is wrong."""
 
 
+class LockFileError(CatalogError):
+    """The catalog lock file (the approved state) cannot be read or is malformed."""
+
+
 class UnknownEventTypeError(CatalogError):
     """An event type that is not declared in the catalog was asked for."""
 

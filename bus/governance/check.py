@@ -1,0 +1,264 @@
+"""`bus catalog check`: the GCIO's first reviewer, run by CI on every pull request.
+
+    report = check_catalog(catalog, lock)
+    report.ok        # False when any change breaks a consumer, changes an owner, or copies data
+
+It compares the catalog with the approved lock file, event type by event type: compatibility of
+the schema under the type's mode, and the governance facts a schema check cannot see (owner,
+key, personal-data markings, partitions). Then it looks for overlap between owners and for
+duplicated agreements. Things only the reviewer should notice (a new type awaiting approval, a
+compatible change not yet locked) are warnings and do not fail the check.
+"""
+
+from __future__ import annotations
+
+from bus.catalog import Catalog, EventType
+from bus.errors import CatalogError
+from bus.governance.compatibility import check_evolution, parse_mode
+from bus.governance.lockfile import (
+    LockedEventType,
+    LockFile,
+    locked_subscription,
+    schema_hash,
+    subscription_name,
+)
+from bus.governance.overlap import (
+    DEFAULT_THRESHOLD,
+    Overlap,
+    find_duplicate_subscriptions,
+    find_overlaps,
+)
+from bus.governance.report import Finding, Report, Severity
+
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
+
+
+def catalog_error_findings(exc: CatalogError) -> list[Finding]:
+    """A `CatalogError` (raised while building the catalog) as one finding per problem."""
+    text = str(exc)
+    _, _, rest = text.partition(":\n  - ")
+    problems = rest.split("\n  - ") if rest else [text]
+    return [Finding(ERROR, "catalog-inconsistent", problem.strip()) for problem in problems]
+
+
+def check_catalog(
+    catalog: Catalog,
+    lock: LockFile | None,
+    *,
+    overlap_threshold: float = DEFAULT_THRESHOLD,
+) -> Report:
+    """Check `catalog` against the approved `lock` (None: nothing approved yet)."""
+    report = Report()
+    if lock is None:
+        report.add(
+            Finding(
+                WARNING,
+                "no-lock-file",
+                "no lock file: nothing is approved yet; run `bus catalog lock` after review",
+            )
+        )
+        lock = LockFile()
+    for problem in lock.integrity_problems():
+        report.add(Finding(ERROR, "lock-tampered", problem))
+    for et in catalog.event_types:
+        report.extend(_check_event_type(catalog, et, lock))
+    declared = {(et.type, et.version) for et in catalog.event_types}
+    for (type_, version), entry in sorted(lock.event_types.items()):
+        if (type_, version) not in declared:
+            report.add(
+                Finding(
+                    ERROR,
+                    "event-type-removed",
+                    f"approved v{version} (topic {entry.topic}) is no longer declared; its "
+                    "consumers depend on it. Retiring it needs an approved "
+                    "`bus catalog lock --force`",
+                    event_type=type_,
+                )
+            )
+    report.extend(_check_overlaps(catalog, lock, overlap_threshold))
+    report.extend(_check_subscriptions(catalog, lock, overlap_threshold))
+    return report
+
+
+def _check_event_type(catalog: Catalog, et: EventType, lock: LockFile) -> list[Finding]:
+    found: list[Finding] = []
+
+    def add(severity: Severity, rule: str, message: str, path: str | None = None) -> None:
+        found.append(Finding(severity, rule, message, event_type=et.type, path=path))
+
+    try:
+        mode = parse_mode(et.compatibility)
+    except CatalogError as exc:
+        add(ERROR, "unknown-compatibility-mode", str(exc))
+        return found
+    locked = lock.locked(et)
+    if locked is None:
+        majors = sorted(v for (t, v) in lock.event_types if t == et.type)
+        if majors:
+            add(
+                WARNING,
+                "new-major-version",
+                f"new major version v{et.version} on topic {et.topic} starts a new lineage "
+                f"(approved: {', '.join(f'v{v}' for v in majors)}); awaiting approval",
+            )
+        else:
+            add(WARNING, "not-approved", f"new event type on topic {et.topic}; awaiting approval")
+        return found
+    found += _governance_changes(catalog, et, locked)
+    if locked.compatibility != mode.value:
+        add(
+            WARNING,
+            "compatibility-changed",
+            f"compatibility changed from {locked.compatibility} to {mode.value}",
+        )
+    if schema_hash(et.json_schema()) == locked.latest.sha256:
+        return found
+    history = locked.lineage
+    problems = check_evolution([r.schema for r in history], et.json_schema(), mode)
+    for index, problem in problems:
+        add(
+            ERROR,
+            problem.rule,
+            f"{problem.message} ({mode.value}: breaks {problem.direction} compatibility with "
+            f"approved revision {history[index].revision})",
+            path=problem.path,
+        )
+    if not problems:
+        add(
+            WARNING,
+            "not-approved-revision",
+            f"schema changed compatibly ({mode.value}) since approved revision "
+            f"{locked.latest.revision}; record it with `bus catalog lock` once approved",
+        )
+    return found
+
+
+def _governance_changes(catalog: Catalog, et: EventType, locked: LockedEventType) -> list[Finding]:
+    found: list[Finding] = []
+
+    def add(severity: Severity, rule: str, message: str, path: str | None = None) -> None:
+        found.append(Finding(severity, rule, message, event_type=et.type, path=path))
+
+    if et.owner != locked.owner:
+        add(
+            ERROR,
+            "owner-changed",
+            f"owner changed from {locked.owner} to {et.owner}: ownership moves only by a "
+            "GCIO decision; a new owner publishes a new event type",
+        )
+    if et.key != locked.key:
+        add(
+            ERROR,
+            "key-changed",
+            f"key changed from {locked.key!r} to {et.key!r}: per-key order and compaction of "
+            "existing data break; publish a new major version instead",
+            path=f"$.{et.key}",
+        )
+    was_personal, is_personal = set(locked.personal_fields), set(et.personal_fields)
+    for name in sorted(was_personal - is_personal):
+        add(
+            ERROR,
+            "personal-data-unmarked",
+            f"field {name!r} is no longer marked as personal data: agreements with the default "
+            "grant would start receiving it",
+            path=f"$.{name}",
+        )
+    for name in sorted(is_personal - was_personal):
+        losing = [s.system for s in catalog.subscribers_of(et.type) if s.fields is None]
+        add(
+            WARNING,
+            "personal-data-marked",
+            f"field {name!r} is now personal data: default-grant subscribers "
+            f"{losing or 'none'} no longer receive it",
+            path=f"$.{name}",
+        )
+    was, now = locked.topic_settings.get("partitions"), et.topic_settings.partitions
+    if isinstance(was, int) and now < was:
+        add(
+            ERROR,
+            "partitions-decreased",
+            f"partitions decreased from {was} to {now}: Kafka cannot shrink a topic",
+        )
+    elif isinstance(was, int) and now > was:
+        add(
+            WARNING,
+            "partitions-increased",
+            f"partitions increased from {was} to {now}: keys move to other partitions, so "
+            "order per key is not kept across the change",
+        )
+    return found
+
+
+def _check_overlaps(catalog: Catalog, lock: LockFile, threshold: float) -> list[Finding]:
+    found = []
+    for pair in find_overlaps(catalog.event_types, threshold=threshold):
+        overlap = pair
+        if lock.locked(pair.event_type) is not None and lock.locked(pair.similar_to) is None:
+            # Report the overlap on the proposal, the side that is not approved yet.
+            overlap = Overlap(pair.similar_to, pair.event_type, pair.similarity)
+        proposed = overlap.event_type
+        approved = lock.locked(proposed) is not None
+        found.append(
+            Finding(
+                WARNING if approved else ERROR,
+                "overlap",
+                overlap.describe() + (" (both approved earlier)" if approved else ""),
+                event_type=proposed.type,
+            )
+        )
+    return found
+
+
+def _check_subscriptions(catalog: Catalog, lock: LockFile, threshold: float) -> list[Finding]:
+    found = []
+    for dup in find_duplicate_subscriptions(
+        catalog.subscriptions, catalog.event_types, threshold=threshold
+    ):
+        name = subscription_name(dup.subscription.system, dup.subscription.event_type)
+        approved = name in lock.subscriptions
+        found.append(
+            Finding(
+                WARNING if approved else ERROR,
+                "duplicate-subscription",
+                f"agreement {name} duplicates {dup.existing.system} -> "
+                f"{dup.existing.event_type}: {dup.reason}",
+                event_type=dup.subscription.event_type,
+            )
+        )
+    for sub in catalog.subscriptions:
+        name = subscription_name(sub.system, sub.event_type)
+        terms = lock.subscriptions.get(name)
+        if terms is None:
+            found.append(
+                Finding(
+                    WARNING,
+                    "agreement-not-approved",
+                    f"new agreement {name}; awaiting approval",
+                    event_type=sub.event_type,
+                )
+            )
+        elif terms != locked_subscription(sub):
+            changed = [
+                f
+                for f in ("purpose", "legal_basis", "fields")
+                if getattr(terms, f) != getattr(locked_subscription(sub), f)
+            ]
+            found.append(
+                Finding(
+                    WARNING,
+                    "agreement-changed",
+                    f"agreement {name} changed ({', '.join(changed)}) since approval",
+                    event_type=sub.event_type,
+                )
+            )
+    declared = {subscription_name(s.system, s.event_type) for s in catalog.subscriptions}
+    for name in sorted(set(lock.subscriptions) - declared):
+        found.append(
+            Finding(
+                WARNING,
+                "agreement-revoked",
+                f"approved agreement {name} is no longer declared",
+                event_type=lock.subscriptions[name].event_type,
+            )
+        )
+    return found
