@@ -69,6 +69,15 @@ class BusSettings(BaseSettings):
     # Service addresses
     ingress_host: str = "127.0.0.1"
     ingress_port: int = 8080
+    ingress_max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body the ingress reads (413)."
+    )
+    ingress_max_batch_events: int = Field(
+        default=500, ge=1, description="Most events in one POST /v1/events:batch."
+    )
+    ingress_publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long the ingress waits for the broker's ack (503)."
+    )
     monitor_host: str = "127.0.0.1"
     monitor_port: int = 8081
     database_dsn: str | None = Field(
