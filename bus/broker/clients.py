@@ -43,6 +43,7 @@ def consumer(
         "session_timeout_ms": settings.consumer_session_timeout_ms,
         "heartbeat_interval_ms": settings.consumer_heartbeat_interval_ms,
         "max_poll_records": settings.consumer_max_records,
+        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
