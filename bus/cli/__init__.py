@@ -6,6 +6,7 @@ import typer
 
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
+from bus.cli.lag import lag
 from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
 
@@ -19,6 +20,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(topics_app, name="topics")
 app.command()(dev)
+app.command()(lag)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Consumer lag: scans batched per broker (`LagScanner`), `LagReport`, Burrow-style status."""
 
-from bus.lag.history import LagHistory
+from bus.lag.groups import active_only, candidate_groups
+from bus.lag.history import LagHistory, rules_from
 from bus.lag.report import GroupLag, LagReport, Member, PartitionLag
 from bus.lag.scan import LagScanner
 from bus.lag.status import Commit, CommitWindow, Status, StatusRules, evaluate_partition, worst
@@ -16,6 +17,9 @@ __all__ = [
     "PartitionLag",
     "Status",
     "StatusRules",
+    "active_only",
+    "candidate_groups",
     "evaluate_partition",
+    "rules_from",
     "worst",
 ]

@@ -12,8 +12,18 @@ from __future__ import annotations
 
 from collections import deque
 
+from bus.config import BusSettings
 from bus.lag.report import LagReport
 from bus.lag.status import CommitWindow, Status, StatusRules, evaluate_partition
+
+
+def rules_from(settings: BusSettings) -> StatusRules:
+    """The evaluator's thresholds from `BUS_LAG_*` settings."""
+    return StatusRules(
+        window=settings.lag_window,
+        min_commits=settings.lag_min_commits,
+        stop_after_s=settings.lag_stop_after_s,
+    )
 
 
 class LagHistory:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -146,3 +151,29 @@ async def test_a_group_that_never_consumed_the_topic_has_no_partitions(
     report = await scanner.scan([f"nobody-{unique}"])
     assert report.group(f"nobody-{unique}").partitions == ()
     assert report.group(f"nobody-{unique}").status.value == "OK"
+
+
+async def test_bus_lag_json_prints_the_documented_shape(
+    bus_settings: BusSettings, unique: str
+) -> None:
+    topic, group = f"lag.cli.{unique}", f"lag-cli-{unique}"
+    await create_topic(bus_settings, topic, 2)
+    await produce(bus_settings, topic, [3, 2])
+    await consume_and_commit(bus_settings, topic, group, [1, 2])
+
+    env = {**os.environ, "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("bus")), "lag", "--group", group, "--json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    document = json.loads(stdout)
+    (entry,) = document["groups"]
+    assert entry["group"] == group
+    assert entry["status"] == "OK"
+    assert entry["lag"] == 2
+    assert [(p["partition"], p["committed"], p["end"], p["lag"]) for p in entry["partitions"]] == [
+        (0, 1, 3, 2),
+        (1, 2, 2, 0),
+    ]

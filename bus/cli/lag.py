@@ -1,0 +1,134 @@
+"""`bus lag`: how far behind every consumer group is, in events and in seconds, with its status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from bus.catalog import Catalog
+from bus.cli import _common
+from bus.config import BusSettings
+from bus.lag import (
+    LagHistory,
+    LagReport,
+    LagScanner,
+    Status,
+    active_only,
+    candidate_groups,
+    rules_from,
+)
+
+#: Colours of statuses in tables and on the dashboard.
+STATUS_STYLE = {
+    Status.OK: "green",
+    Status.WARNING: "yellow",
+    Status.REWIND: "magenta",
+    Status.STALL: "dark_orange",
+    Status.STOP: "bold red",
+    Status.ERROR: "bold red reverse",
+}
+
+
+def lag(
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="Only this group (repeatable).")
+    ] = None,
+    topic: Annotated[str | None, typer.Option("--topic", "-t", help="Only this topic.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Redraw until Ctrl-C.")] = False,
+    interval: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds between scans with --watch.")
+    ] = None,
+) -> None:
+    """Show consumer lag per group, topic and partition, with a Burrow-style status."""
+    settings = _common.settings()
+    catalog = _common.catalog(settings)
+    with _common.bus_errors():
+        asyncio.run(
+            _run(
+                settings,
+                catalog,
+                group or [],
+                topic,
+                as_json=as_json,
+                watch=watch,
+                interval=interval or settings.monitor_scan_interval_s,
+            )
+        )
+
+
+async def _run(
+    settings: BusSettings,
+    catalog: Catalog,
+    groups: list[str],
+    topic: str | None,
+    *,
+    as_json: bool,
+    watch: bool,
+    interval: float,
+) -> None:
+    history = LagHistory(rules_from(settings))
+    async with LagScanner(settings) as scanner:
+
+        async def scan() -> LagReport:
+            names = groups or await candidate_groups(scanner, catalog)
+            return history.update(active_only(await scanner.scan(names, topic=topic), groups))
+
+        if not watch:
+            report = await scan()
+            if as_json:
+                _common.write_json(report.to_dict())
+            else:
+                _common.out.print(render(report))
+            return
+        live = None if as_json else Live(console=_common.out, auto_refresh=False)
+        with live or contextlib.nullcontext(), contextlib.suppress(asyncio.CancelledError):
+            while True:
+                report = await scan()
+                if live is None:
+                    _common.write_json(report.to_dict())
+                else:
+                    live.update(render(report), refresh=True)
+                await asyncio.sleep(interval)
+
+
+def render(report: LagReport) -> Group:
+    """Rich tables of a lag report: one summary row per group, then its partitions."""
+    summary = Table(
+        "group", "status", "lag", "lag (s)", "members", "topics", title="Consumer groups"
+    )
+    details = Table(
+        "group", "topic", "partition", "committed", "end", "lag", "lag (s)", "status",
+        title="Partitions",
+    )  # fmt: skip
+    for group in report.groups:
+        style = STATUS_STYLE[group.status]
+        summary.add_row(
+            group.group,
+            Text(group.status.value, style=style),
+            str(group.lag),
+            f"{group.lag_seconds:.1f}",
+            ", ".join(f"{m.client_id}@{m.host}" for m in group.members) or "-",
+            ", ".join(group.topics) or (group.error or "-"),
+        )
+        for p in group.partitions:
+            details.add_row(
+                group.group,
+                p.topic,
+                str(p.partition),
+                "-" if p.committed is None else str(p.committed),
+                str(p.end),
+                str(p.lag),
+                f"{p.lag_seconds:.1f}",
+                Text(p.status.value, style=STATUS_STYLE[p.status]),
+            )
+    if not report.groups:
+        return Group(Text("no consumer groups found; name one with --group"))
+    return Group(summary, details)
