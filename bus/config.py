@@ -19,6 +19,13 @@ class BusSettings(BaseSettings):
     catalog_module: str = Field(
         default="schemas", description="Python module whose `catalog` attribute is the catalog."
     )
+    catalog_lock_path: str | None = Field(
+        default=None,
+        description="Lock file of the approved catalog; default: catalog.lock.json next to it.",
+    )
+    catalog_overlap_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="Similarity from which event types overlap."
+    )
     client_id: str = Field(default="opd-bus", description="Kafka client id prefix.")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None
