@@ -27,6 +27,11 @@ def retry_topics(group: str, stages: int) -> list[str]:
     return [retry_topic(group, n) for n in range(1, stages + 1)]
 
 
+def retry_consumer_group(group: str) -> str:
+    """The consumer group that reads `group`'s retry topics (kept apart from its source lag)."""
+    return f"{RETRY_PREFIX}{group}"
+
+
 def dlq_topic(group: str) -> str:
     """The dead-letter topic of `group`."""
     return f"{DLQ_PREFIX}{group}"

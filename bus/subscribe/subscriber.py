@@ -33,8 +33,8 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
@@ -52,12 +52,13 @@ from bus.errors import (
 )
 from bus.logging import get_logger
 from bus.reliability.failure import Failure, first_failure
-from bus.reliability.naming import retry_stage, retry_topics
+from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
 from bus.reliability.routing import FailureRouter
 from bus.reliability.topics import ensure_failure_topics
 from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
+from bus.subscribe.lane import Lane
 from bus.validation import field_errors
 
 log = get_logger("bus.subscribe")
@@ -105,15 +106,18 @@ class Subscriber:
         self.enforce_agreements = enforce_agreements
         self._on_invalid = on_invalid
         self._handlers: dict[str, Handler] = {}
-        self._consumer: AIOKafkaConsumer | None = None
+        self._source: Lane | None = None
+        self._retries: Lane | None = None
         self._router: FailureRouter | None = None
         self._stopping = asyncio.Event()
         self._running = False
-        # Set while no batch is in hand, so a rebalance waits for the batch to be committed.
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._deferred: dict[TopicPartition, asyncio.TimerHandle] = {}
         self.assigned = asyncio.Event()
+        self.retries_assigned = asyncio.Event()
+
+    @property
+    def _consumer(self) -> AIOKafkaConsumer | None:
+        """The consumer of the source topics (the group's own member)."""
+        return self._source.consumer if self._source is not None else None
 
     # Registration ---------------------------------------------------------------------------
 
@@ -169,16 +173,22 @@ class Subscriber:
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from exc
         self._router = FailureRouter(self.group, self.retry, self.settings)
-        await self._router.start()
-        self._consumer = clients.consumer(self.settings, group_id=self.group)
-        self._consumer.subscribe(
-            [*self.topics, *self.retry_topics], listener=_AssignmentListener(self)
+        self._source = Lane(
+            clients.consumer(self.settings, group_id=self.group), self.group, self.assigned
         )
+        self._source.consumer.subscribe(self.topics, listener=self._source.listener())
+        retry_group = retry_consumer_group(self.group)
+        self._retries = Lane(
+            clients.consumer(self.settings, group_id=retry_group),
+            retry_group,
+            self.retries_assigned,
+        )
+        self._retries.consumer.subscribe(self.retry_topics, listener=self._retries.listener())
         try:
-            await self._consumer.start()
-        except KafkaError as exc:
-            await self._consumer.stop()
-            await self._router.stop()
+            await self._router.start()
+            await asyncio.gather(self._source.consumer.start(), self._retries.consumer.start())
+        except (KafkaError, BusError) as exc:
+            await self._close()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from exc
@@ -186,34 +196,48 @@ class Subscriber:
 
     async def run(self) -> None:
         """Consume until `stop()` is called, then commit and leave the group."""
-        if self._consumer is None:
+        if self._source is None:
             await self.start()
-        assert self._consumer is not None
+        assert self._source is not None and self._retries is not None
         self._running = True
+        lanes = [
+            asyncio.create_task(self._consume(self._source)),
+            asyncio.create_task(self._consume(self._retries)),
+        ]
         try:
-            while not self._stopping.is_set():
-                batch = await self._consumer.getmany(
-                    timeout_ms=self.settings.consumer_fetch_timeout_ms,
-                    max_records=self.settings.consumer_max_records,
-                )
-                if batch:
-                    self._idle.clear()
-                    try:
-                        await self._process_batch(batch)
-                    finally:
-                        self._idle.set()
+            done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
+            # One lane failed (or both stopped): stop the other one gracefully as well.
+            self._stopping.set()
+            await asyncio.gather(*lanes, return_exceptions=True)
+            for task in done:
+                task.result()
         finally:
             self._running = False
+            for task in lanes:
+                task.cancel()
             await self._close()
             log.info("subscriber stopped", group=self.group, **_stats_fields(self.stats))
 
+    async def _consume(self, lane: Lane) -> None:
+        while not self._stopping.is_set():
+            batch = await lane.consumer.getmany(
+                timeout_ms=self.settings.consumer_fetch_timeout_ms,
+                max_records=self.settings.consumer_max_records,
+            )
+            if batch:
+                lane.idle.clear()
+                try:
+                    await self._process_batch(lane, batch)
+                finally:
+                    lane.idle.set()
+
     async def _close(self) -> None:
-        for timer in self._deferred.values():
-            timer.cancel()
-        self._deferred.clear()
-        if self._consumer is not None:
-            await self._consumer.stop()  # leaves the group: its partitions move on at once
-            self._consumer = None
+        for lane in (self._source, self._retries):
+            if lane is not None:
+                lane.forget()
+                # Leaving the group hands its partitions to the other members at once.
+                await lane.consumer.stop()
+        self._source = self._retries = None
         if self._router is not None:
             await self._router.stop()
             self._router = None
@@ -238,9 +262,11 @@ class Subscriber:
 
     # Consume path ---------------------------------------------------------------------------
 
-    async def _process_batch(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+    async def _process_batch(
+        self, lane: Lane, batch: Mapping[TopicPartition, list[Record]]
+    ) -> None:
         results = await asyncio.gather(
-            *(self._process_partition(tp, records) for tp, records in batch.items()),
+            *(self._process_partition(lane, tp, records) for tp, records in batch.items()),
             return_exceptions=True,
         )
         offsets = {
@@ -248,32 +274,21 @@ class Subscriber:
             for tp, next_offset in zip(batch, results, strict=True)
             if isinstance(next_offset, int)
         }
-        await self._commit(offsets)
+        await lane.commit(offsets)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
-    async def _commit(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
-        assert self._consumer is not None
-        assigned = self._consumer.assignment()
-        owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-        if not owned:
-            return
-        try:
-            await self._consumer.commit(owned)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group moved these partitions to another member: it re-reads from the last
-            # commit, and the inbox turns those redeliveries into no-ops.
-            log.warning("commit refused after a rebalance", group=self.group, error=repr(exc))
-
-    async def _process_partition(self, tp: TopicPartition, records: list[Record]) -> int | None:
+    async def _process_partition(
+        self, lane: Lane, tp: TopicPartition, records: list[Record]
+    ) -> int | None:
         """Handle one partition's records in order; return the offset to commit, if any."""
         done: int | None = None
         try:
             for record in records:
                 if self._stopping.is_set():
                     break  # graceful stop: the in-flight record finished, start no new one
-                if self._defer_until_due(tp, record):
+                if self._defer_until_due(lane, tp, record):
                     break
                 await self._process_record(record)
                 done = record.offset
@@ -281,11 +296,11 @@ class Subscriber:
             if done is not None:
                 # Commit what was handled or moved before the failure, then let the error
                 # (the broker refused a retry or dead-letter send) stop the run.
-                await self._commit({tp: OffsetAndMetadata(done + 1, "")})
+                await lane.commit({tp: OffsetAndMetadata(done + 1, "")})
             raise
         return None if done is None else done + 1
 
-    def _defer_until_due(self, tp: TopicPartition, record: Record) -> bool:
+    def _defer_until_due(self, lane: Lane, tp: TopicPartition, record: Record) -> bool:
         """Pause a retry partition whose next record is not due yet; True if it was paused."""
         if retry_stage(record.topic) == 0:
             return False
@@ -297,24 +312,8 @@ class Subscriber:
             return False
         # Records of a retry partition become due in order (same delay, appended in time
         # order), so waiting for the head never delays a record that is due sooner.
-        assert self._consumer is not None
-        self._consumer.seek(tp, record.offset)
-        self._consumer.pause(tp)
-        if (earlier := self._deferred.pop(tp, None)) is not None:
-            earlier.cancel()
-        self._deferred[tp] = asyncio.get_running_loop().call_later(wait, self._resume, tp)
+        lane.pause_until(tp, record.offset, wait)
         return True
-
-    def _resume(self, tp: TopicPartition) -> None:
-        self._deferred.pop(tp, None)
-        if self._consumer is not None and tp in self._consumer.assignment():
-            self._consumer.resume(tp)
-
-    def _forget(self, partitions: set[TopicPartition]) -> None:
-        """Drop the retry timers of partitions this member no longer owns."""
-        for tp in partitions:
-            if (timer := self._deferred.pop(tp, None)) is not None:
-                timer.cancel()
 
     async def _process_record(self, record: Record) -> None:
         self.stats.received += 1
@@ -479,26 +478,6 @@ def validate(record: Record, event_type: EventType) -> EventData:
         return event_type.data.model_validate_json(record.value)
     except ValidationError as exc:
         raise SchemaValidationError(event_type.type, field_errors(exc)) from None
-
-
-class _AssignmentListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Lets a rebalance wait for the batch in hand to be committed, and signals readiness."""
-
-    def __init__(self, subscriber: Subscriber) -> None:
-        self._subscriber = subscriber
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Wait until the batch in hand is handled and committed, then drop retry timers.
-
-        The group waits for this before handing the partitions to another member, so the
-        new owner starts after the last commit instead of redoing a whole batch.
-        """
-        await self._subscriber._idle.wait()
-        self._subscriber._forget(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Mark the subscriber as ready."""
-        self._subscriber.assigned.set()
 
 
 def _stats_fields(stats: SubscriberStats) -> dict[str, int]:
