@@ -1,13 +1,19 @@
-"""`bus catalog ...`: read the governed catalog."""
+"""`bus catalog ...`: read the governed catalog, check it, lock the approved state, AsyncAPI."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from bus.cli import _common
+from bus.config import BusSettings
+from bus.governance.asyncapi import asyncapi_document
+from bus.governance.check import check_catalog_module
+from bus.governance.lockfile import LockFile, default_lock_path, write_lock
 
 catalog_app = typer.Typer(help="The governed catalog: systems, event types, agreements.")
 
@@ -41,11 +47,114 @@ def list_(
         _common.out.print(table)
 
 
+def _lock_path(loaded: BusSettings, lock: Path | None) -> Path:
+    if lock is not None:
+        return lock
+    if loaded.catalog_lock_path:
+        return Path(loaded.catalog_lock_path)
+    return default_lock_path(loaded.catalog_module)
+
+
+LockOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lock", help="Lock file of the approved catalog [default: catalog.lock.json beside it]."
+    ),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold", min=0.0, max=1.0, help="Overlap similarity threshold [default: 0.6]."
+    ),
+]
+
+
 @catalog_app.command("check")
-def check() -> None:
-    """Check the catalog; exit 1 with a readable report on any error."""
-    loaded = _common.catalog(_common.settings())
-    _common.out.print(
-        f"catalog OK: {len(loaded.systems)} systems, {len(loaded.event_types)} event types, "
-        f"{len(loaded.subscriptions)} subscriptions"
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lock: LockOption = None,
+    threshold: ThresholdOption = None,
+    strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
+) -> None:
+    """Check consistency, compatibility against the lock file and overlap; exit 1 on an error."""
+    loaded = _common.settings()
+    path = _lock_path(loaded, lock)
+    outcome = check_catalog_module(
+        loaded.catalog_module,
+        path,
+        overlap_threshold=loaded.catalog_overlap_threshold if threshold is None else threshold,
     )
+    report = outcome.report
+    if as_json:
+        _common.write_json(report.to_dict())
+    else:
+        summary = f"checked against {path}"
+        if outcome.catalog is not None:
+            c = outcome.catalog
+            summary = (
+                f"{len(c.systems)} systems, {len(c.event_types)} event types, "
+                f"{len(c.subscriptions)} subscriptions, {summary}"
+            )
+        report.render(_common.out, summary=summary)
+    if not report.ok or (strict and report.warnings):
+        raise typer.Exit(1)
+
+
+@catalog_app.command("lock")
+def lock_(
+    lock: LockOption = None,
+    threshold: ThresholdOption = None,
+    force: Annotated[
+        bool, typer.Option(help="Record the catalog even though the check fails (GCIO override).")
+    ] = False,
+) -> None:
+    """Record the current catalog as approved in the lock file (after review)."""
+    loaded = _common.settings()
+    path = _lock_path(loaded, lock)
+    outcome = check_catalog_module(
+        loaded.catalog_module,
+        path,
+        overlap_threshold=loaded.catalog_overlap_threshold if threshold is None else threshold,
+    )
+    report = outcome.report
+    if outcome.catalog is None or not outcome.lock_readable:
+        report.render(_common.err)
+        _common.err.print("[bold red]error:[/] cannot lock: fix the catalog or the lock file first")
+        raise typer.Exit(1)
+    if not report.ok and not force:
+        report.render(_common.err)
+        _common.err.print(
+            "[bold red]error:[/] refusing to lock a catalog that fails the check; fix it, or "
+            "record a GCIO-approved breaking change with --force",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    previous = outcome.lock or LockFile()
+    baselines = {f.event_type for f in report.errors if f.event_type}
+    approved = previous.approve(outcome.catalog, baselines=baselines)
+    if not write_lock(approved, path):
+        _common.out.print(f"lock file {path} is already up to date")
+        return
+    revisions = sum(len(e.revisions) for e in approved.event_types.values())
+    _common.out.print(
+        f"wrote {path}: {len(approved.event_types)} event type versions, {revisions} "
+        f"revisions, {len(approved.subscriptions)} agreements"
+        + (" (forced: breaking changes recorded as baselines)" if baselines else ""),
+        highlight=False,
+    )
+
+
+@catalog_app.command("asyncapi")
+def asyncapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the AsyncAPI 3.0.0 document of every channel, message, schema and owner."""
+    loaded = _common.settings()
+    document = asyncapi_document(_common.catalog(loaded), loaded)
+    if output is None:
+        _common.write_json(document)
+        return
+    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _common.out.print(f"wrote {output}", highlight=False)

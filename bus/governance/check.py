@@ -12,13 +12,17 @@ compatible change not yet locked) are warnings and do not fail the check.
 
 from __future__ import annotations
 
-from bus.catalog import Catalog, EventType
-from bus.errors import CatalogError
+from dataclasses import dataclass
+from pathlib import Path
+
+from bus.catalog import Catalog, EventType, load_catalog
+from bus.errors import CatalogError, LockFileError
 from bus.governance.compatibility import check_evolution, parse_mode
 from bus.governance.lockfile import (
     LockedEventType,
     LockFile,
     locked_subscription,
+    read_lock,
     schema_hash,
     subscription_name,
 )
@@ -262,3 +266,36 @@ def _check_subscriptions(catalog: Catalog, lock: LockFile, threshold: float) -> 
             )
         )
     return found
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What a full check produced: the catalog and lock when they could be read, and the report."""
+
+    catalog: Catalog | None
+    lock: LockFile | None
+    lock_readable: bool
+    report: Report
+
+
+def check_catalog_module(
+    module: str, lock_path: Path, *, overlap_threshold: float = DEFAULT_THRESHOLD
+) -> CheckOutcome:
+    """Load the catalog module and the lock file, and check one against the other.
+
+    A catalog that cannot be built (inconsistent references, a bad declaration) and a lock file
+    that cannot be read are reported as errors rather than raised, so CI shows every problem.
+    """
+    report = Report()
+    try:
+        catalog = load_catalog(module)
+    except CatalogError as exc:
+        report.extend(catalog_error_findings(exc))
+        return CheckOutcome(None, None, lock_readable=False, report=report)
+    try:
+        lock = read_lock(lock_path)
+    except LockFileError as exc:
+        report.add(Finding(ERROR, "lock-unreadable", str(exc)))
+        return CheckOutcome(catalog, None, lock_readable=False, report=report)
+    report.extend(check_catalog(catalog, lock, overlap_threshold=overlap_threshold).findings)
+    return CheckOutcome(catalog, lock, lock_readable=True, report=report)

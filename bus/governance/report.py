@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 
 class Severity(StrEnum):
@@ -86,21 +86,21 @@ class Report:
         }
 
     def render(self, console: Console, *, summary: str = "") -> None:
-        """Print the findings as tables a reviewer reads top to bottom, then a verdict line."""
-        for title, findings, style in (
-            ("Errors", self.errors, "red"),
-            ("Warnings", self.warnings, "yellow"),
+        """Print the findings grouped by event type, errors first, then a verdict line.
+
+        Lines rather than a table: CI logs are narrow and a table would cut the reasons short.
+        """
+        for findings, mark in (
+            (self.errors, "[bold red]error[/]"),
+            (self.warnings, "[yellow]warning[/]"),
         ):
-            if not findings:
-                continue
-            table = Table(
-                "event type", "path", "rule", "reason", title=title, title_style=f"bold {style}"
-            )
             for f in findings:
-                table.add_row(f.event_type or "-", f.path or "-", f.rule, f.message)
-            console.print(table)
+                where = " ".join(part for part in (f.event_type, f.path) if part) or "catalog"
+                console.print(f"{mark} [bold]{escape(where)}[/] [dim]{f.rule}[/]", highlight=False)
+                console.print(f"    {escape(f.message)}", highlight=False)
         verdict = (
             "[bold green]catalog OK[/]" if self.ok else f"[bold red]{len(self.errors)} error(s)[/]"
         )
         extra = f", {len(self.warnings)} warning(s)" if self.warnings else ""
-        console.print(f"{verdict}{extra}{': ' + summary if summary else ''}", highlight=False)
+        tail = f": {escape(summary)}" if summary else ""
+        console.print(f"{verdict}{extra}{tail}", highlight=False)
