@@ -26,9 +26,11 @@ from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, NotOwnerError
 from bus.logging import get_logger
+from bus.metrics import count_publish
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord, build_record
 from bus.publish.sender import RecordSender
+from bus.tracing import current_traceparent
 
 log = get_logger("bus.publish")
 
@@ -101,12 +103,14 @@ class Publisher:
             id=id,
             time=time,
             correlation_id=correlation_id,
-            traceparent=traceparent,
+            traceparent=traceparent or current_traceparent(),
         )
 
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
         """Buffer a prepared record; returns a future of its `Delivery` without awaiting the ack."""
-        return await self.sender.send_record(record)
+        delivery = await self.sender.send_record(record)
+        count_publish(delivery, self.system.id, record.envelope.type, record.topic)
+        return delivery
 
     async def send(
         self, data: EventData | Mapping[str, Any] | bytes | str, **options: Any

@@ -26,6 +26,7 @@ move is acknowledged by the broker before any later offset of the partition is c
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ from bus.errors import (
     SchemaValidationError,
 )
 from bus.logging import get_logger
+from bus.metrics import count_consumed
 from bus.reliability.failure import Failure, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
@@ -59,6 +61,7 @@ from bus.reliability.topics import ensure_failure_topics
 from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
 from bus.subscribe.lane import Lane
+from bus.tracing import consume_span, trace_id_of
 from bus.validation import field_errors
 
 log = get_logger("bus.subscribe")
@@ -342,10 +345,24 @@ class Subscriber:
                 partition=failure.original_partition,
                 offset=failure.original_offset,
             )
-        with structlog.contextvars.bound_contextvars(
-            event_id=envelope.id, correlation_id=envelope.correlation_id
+        failed_before, started = self.stats.failed, time.perf_counter()
+        with (
+            structlog.contextvars.bound_contextvars(
+                event_id=envelope.id,
+                correlation_id=envelope.correlation_id,
+                trace_id=trace_id_of(envelope.traceparent),
+            ),
+            consume_span(
+                envelope.traceparent,
+                group=self.group,
+                topic=source,
+                event_id=envelope.id,
+                event_type=envelope.type,
+            ),
         ):
             await self._handle(handler, data, envelope, record, failure)
+        outcome = "failed" if self.stats.failed > failed_before else "handled"
+        count_consumed(self.group, source, outcome, time.perf_counter() - started)
 
     async def _handle(
         self,
@@ -431,6 +448,7 @@ class Subscriber:
     ) -> None:
         reason = str(error)
         self.stats.invalid += 1
+        count_consumed(self.group, record.topic, "invalid")
         self.stats.invalid_reasons.append(reason)
         log.warning(
             "invalid event moved to dead-letter topic",

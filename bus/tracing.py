@@ -1,0 +1,58 @@
+"""W3C trace context from publisher to adapter, through OpenTelemetry when it is configured.
+
+Every envelope carries a `traceparent` header. The publisher continues the caller's active
+OpenTelemetry span when there is one (so an HTTP request that causes an event and the adapter
+that receives it share one trace); the subscriber binds the trace id to its log lines and runs
+the handler inside a CONSUMER span whose parent is the publisher's context. Without an
+OpenTelemetry SDK configured the API is a no-op and only the ids travel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_tracer = trace.get_tracer("opd-bus")
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The 32-hex-digit trace id of a W3C `traceparent`, or None if it is not one."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32:
+        return None
+    return parts[1]
+
+
+def current_traceparent() -> str | None:
+    """The active OpenTelemetry span as a `traceparent`, or None when there is none."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextlib.contextmanager
+def consume_span(
+    traceparent: str | None, *, group: str, topic: str, event_id: str, event_type: str
+) -> Iterator[None]:
+    """Run the block in a CONSUMER span continuing the publisher's trace."""
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    with _tracer.start_as_current_span(
+        f"{topic} process",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": group,
+            "messaging.message.id": event_id,
+            "cloudevents.event_type": event_type,
+        },
+    ):
+        yield
