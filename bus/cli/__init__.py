@@ -6,7 +6,6 @@ import typer
 
 from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
-from bus.cli.acl import acl_app
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
 from bus.cli.lag import lag
@@ -23,7 +22,6 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(topics_app, name="topics")
-app.add_typer(acl_app, name="acl")
 app.add_typer(acl_app, name="acl")
 app.command()(dev)
 app.command()(lag)
