@@ -92,7 +92,12 @@ class BusSettings(BaseSettings):
         default=500, ge=1, description="Most events in one POST /v1/events:batch."
     )
     ingress_publish_timeout_s: float = Field(
-        default=10.0, gt=0, description="How long the ingress waits for the broker's ack (503)."
+        default=40.0,
+        gt=0,
+        description=(
+            "How long the ingress waits for the broker's ack before answering 503. Keep it above "
+            "request_timeout_ms, so that a 503 means the producer gave the event up."
+        ),
     )
     monitor_host: str = "127.0.0.1"
     monitor_port: int = 8081

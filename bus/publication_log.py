@@ -20,10 +20,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import asyncpg
-
+from bus.database import Connection
 from bus.publish import Delivery, OutgoingRecord
 
 Via = Literal["ingress", "outbox", "sdk"]
@@ -49,7 +48,7 @@ CREATE INDEX IF NOT EXISTS bus_publication_log_by_system
 _SCHEMA_LOCK = 0x0B05_0001
 
 
-async def ensure_schema(conn: asyncpg.Connection[Any]) -> None:
+async def ensure_schema(conn: Connection) -> None:
     """Create the publication log table and its index if they do not exist."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
@@ -91,9 +90,7 @@ def data_sha256(value: bytes) -> str:
     return hashlib.sha256(value).hexdigest()
 
 
-async def record_publications(
-    conn: asyncpg.Connection[Any], publications: Iterable[Publication]
-) -> None:
+async def record_publications(conn: Connection, publications: Iterable[Publication]) -> None:
     """Insert log rows; an event id logged before (a re-send after a crash) keeps its first row."""
     rows = [
         (p.event_id, p.event_type, p.source_system, p.topic, p.partition, p.offset,

@@ -8,6 +8,8 @@ from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
+from bus.cli.ingress import ingress
+from bus.cli.keys import keys_app
 from bus.cli.lag import lag
 from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
@@ -21,6 +23,8 @@ app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(keys_app, name="keys")
+app.command()(ingress)
 app.add_typer(topics_app, name="topics")
 app.add_typer(acl_app, name="acl")
 app.command()(dev)

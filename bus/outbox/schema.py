@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
-import asyncpg
+from bus.database import Connection
 
 #: Table the outbox helper writes and the relay reads.
 TABLE = "bus_outbox"
@@ -20,7 +19,7 @@ def schema_sql() -> str:
     return resources.files("bus.outbox").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
-async def ensure_schema(conn: asyncpg.Connection[Any]) -> None:
+async def ensure_schema(conn: Connection) -> None:
     """Create the outbox table and indexes if they do not exist."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)

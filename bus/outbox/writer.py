@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from bus.catalog import Catalog, EventData, load_catalog
 from bus.config import BusSettings
+from bus.database import Connection
 from bus.errors import NotOwnerError
 from bus.outbox.schema import CHANNEL
 from bus.publish import OutgoingRecord, build_record
@@ -34,7 +33,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 
 
 async def add_event(
-    conn: asyncpg.Connection[Any],
+    conn: Connection,
     event_type: str | type[EventData],
     data: EventData | Mapping[str, Any] | bytes | str,
     *,
@@ -72,7 +71,7 @@ async def add_event(
 
 
 async def _insert(
-    conn: asyncpg.Connection[Any],
+    conn: Connection,
     event_id: str,
     event_type: str,
     system: str,

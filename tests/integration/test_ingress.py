@@ -1,0 +1,383 @@
+"""The HTTP ingress over a real socket: every status code, idempotent retries, batches, 503."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from aiokafka import TopicPartition
+
+from bus.broker import clients
+from bus.broker.embedded import EmbeddedBroker, free_port
+from bus.broker.topics import ensure_topics
+from bus.catalog import Catalog
+from bus.config import BusSettings
+from bus.ingress import create_app
+from bus.ingress.keys import create_key, ensure_schema, revoke_key
+from bus.ingress.server import serve
+from bus.testing import wait_until
+
+pytestmark = pytest.mark.integration
+
+IZIN = "id.go.riau.dpmptsp.izin.terbit"
+TOPIC = "dpmptsp.izin.terbit.v1"
+
+
+def izin(catalog: Catalog, key: str, **changes: Any) -> dict[str, Any]:
+    return {**catalog.event_type(IZIN).example, "nomor_izin": key, **changes}
+
+
+@contextlib.asynccontextmanager
+async def ingress_server(
+    settings: BusSettings, catalog: Catalog, database: str
+) -> AsyncIterator[str]:
+    """The ingress served by uvicorn on a free loopback port; yields its base URL."""
+    app = create_app(settings, catalog, database_dsn=database)
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, "127.0.0.1", port, stop))
+    url = f"http://127.0.0.1:{port}"
+
+    async def answers() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"{url}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        await wait_until(answers, message="ingress answers /healthz")
+        yield url
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def new_key(database: str, system: str) -> tuple[str, str]:
+    """(key id, token) of a fresh key for `system`."""
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
+    try:
+        await ensure_schema(conn)
+        issued = await create_key(conn, system)
+    finally:
+        await conn.close()
+    return issued.key_id, issued.token
+
+
+async def records_with_ids(
+    settings: BusSettings, start: dict[TopicPartition, int], sentinel: str
+) -> list[tuple[str, bytes, int, int]]:
+    """(event id, value, partition, offset) of every record from `start` up to the record whose
+    id is `sentinel`, which the caller published last (and alone) to the same partition set."""
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    found: list[tuple[str, bytes, int, int]] = []
+    try:
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while sentinel not in {f[0] for f in found}:
+            assert loop.time() < deadline, "sentinel record not read back"
+            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
+                for record in records:
+                    event_id = dict(record.headers)["ce_id"].decode()
+                    found.append((event_id, record.value, tp.partition, record.offset))
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def end_offsets(settings: BusSettings, topic: str) -> dict[TopicPartition, int]:
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def test_every_status_code_over_http(
+    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
+) -> None:
+    settings = bus_settings.model_copy(update={"ingress_max_body_bytes": 4096})
+    start = await end_offsets(settings, TOPIC)
+    key_id, token = await new_key(database, "dpmptsp.sicantik")
+    _, bkd_token = await new_key(database, "bkd.simpeg")
+    auth = {"Authorization": f"Bearer {token}"}
+    url_izin = f"/v1/events/{IZIN}"
+    async with (
+        ingress_server(settings, catalog, database) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        # 202: acknowledged, with the position the broker gave it.
+        accepted = await http.post(url_izin, json=izin(catalog, f"503/HTTP/{unique}"), headers=auth)
+        assert accepted.status_code == 202, accepted.text
+        body = accepted.json()
+        assert set(body) == {"id", "topic", "partition", "offset"}
+        assert body["topic"] == TOPIC
+
+        # 401: no key, a malformed key, an unknown key, a revoked key.
+        assert (await http.post(url_izin, json={})).status_code == 401
+        malformed = {"Authorization": "Bearer x"}
+        assert (await http.post(url_izin, json={}, headers=malformed)).status_code == 401
+        forged = token[:-4] + "AAAA"
+        refused = await http.post(url_izin, json={}, headers={"Authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["error"] == "unauthorized"
+
+        # 403: BKD's system may not publish DPMPTSP's event type.
+        not_owner = await http.post(
+            url_izin,
+            json=izin(catalog, "503/X/1"),
+            headers={"Authorization": f"Bearer {bkd_token}"},
+        )
+        assert not_owner.status_code == 403
+        assert "owned by 'dpmptsp.sicantik'" in not_owner.json()["message"]
+
+        # 404: not in the catalog.
+        unknown = await http.post("/v1/events/id.go.riau.x.y.z", json={}, headers=auth)
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "unknown_event_type"
+
+        # 415: not declared as JSON.
+        as_text = await http.post(
+            url_izin, content=b"{}", headers={**auth, "Content-Type": "text/plain"}
+        )
+        assert as_text.status_code == 415
+        no_type = await http.post(url_izin, content=b"{}", headers=auth)
+        assert no_type.status_code == 415
+
+        # 413: by Content-Length, and by the bytes actually sent (chunked, no length).
+        big = orjson.dumps(izin(catalog, "503/BIG/1", nama_usaha="x" * 5000))
+        json_headers = {**auth, "Content-Type": "application/json"}
+        assert (await http.post(url_izin, content=big, headers=json_headers)).status_code == 413
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(0, len(big), 1000):
+                yield big[i : i + 1000]
+
+        chunked = await http.post(url_izin, content=chunks(), headers=json_headers)
+        assert chunked.status_code == 413
+
+        # 422: one entry per invalid field, JSON syntax errors and non-objects too.
+        bad = izin(catalog, "503/BAD/1", nib="123", kbli=7, unexpected="x")
+        del bad["issued_at"]
+        invalid = await http.post(url_izin, json=bad, headers=auth)
+        assert invalid.status_code == 422
+        paths = {e["path"] for e in invalid.json()["errors"]}
+        assert paths == {"nib", "kbli", "issued_at", "unexpected"}
+        syntax = await http.post(url_izin, content=b'{"nib": ', headers=json_headers)
+        assert syntax.status_code == 422
+        assert syntax.json()["errors"][0]["path"] == "$"
+        array = await http.post(url_izin, content=b"[1, 2]", headers=json_headers)
+        assert array.status_code == 422
+
+        # openapi, health, readiness.
+        openapi = (await http.get("/openapi.json")).json()
+        assert {"/v1/events/{event_type}", "/v1/events:batch"} <= set(openapi["paths"])
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).json() == {"status": "ready"}
+
+        # A sentinel published last, alone, marks how far to read the topic.
+        sentinel = await http.post(url_izin, json=izin(catalog, f"503/END/{unique}"), headers=auth)
+        assert sentinel.status_code == 202
+
+    found = await records_with_ids(settings, start, sentinel.json()["id"])
+    ids = [event_id for event_id, *_ in found]
+    assert body["id"] in ids
+    refused_keys = {b"503/X/1", b"503/BIG/1", b"503/BAD/1"}
+    assert not [v for _, v, *_ in found if any(k in v for k in refused_keys)]
+    first = next(f for f in found if f[0] == body["id"])
+    assert (first[2], first[3]) == (body["partition"], body["offset"])
+
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
+    try:
+        row = await conn.fetchrow(
+            "SELECT * FROM bus_publication_log WHERE event_id = $1", body["id"]
+        )
+        assert row is not None
+        assert (row["via"], row["source_system"], row["event_type"]) == (
+            "ingress",
+            "dpmptsp.sicantik",
+            IZIN,
+        )
+        assert (row["partition"], row["offset"]) == (body["partition"], body["offset"])
+        assert row["data_sha256"] == hashlib.sha256(first[1]).hexdigest()
+        assert await revoke_key(conn, key_id)
+    finally:
+        await conn.close()
+
+    async with (
+        ingress_server(settings, catalog, database) as base,
+        httpx.AsyncClient(base_url=base) as http,
+    ):
+        revoked = await http.post(url_izin, json=izin(catalog, "503/R/1"), headers=auth)
+        assert revoked.status_code == 401
+
+
+async def test_idempotent_retry_and_batches(
+    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
+) -> None:
+    settings = bus_settings.model_copy(update={"ingress_max_batch_events": 5})
+    start = await end_offsets(settings, TOPIC)
+    _, token = await new_key(database, "dpmptsp.sicantik")
+    auth = {"Authorization": f"Bearer {token}"}
+    url_izin = f"/v1/events/{IZIN}"
+    data = izin(catalog, f"503/IDEM/{unique}")
+    async with (
+        ingress_server(settings, catalog, database) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        once = {**auth, "Idempotency-Key": f"order-{unique}"}
+        first = await http.post(url_izin, json=data, headers=once)
+        retries = await asyncio.gather(
+            *(http.post(url_izin, json=data, headers=once) for _ in range(5))
+        )
+        assert first.status_code == 202
+        assert {r.status_code for r in retries} == {202}
+        assert {r.json()["id"] for r in retries} == {first.json()["id"]}
+        assert all(r.headers["idempotent-replayed"] == "true" for r in retries)
+        conflict = await http.post(url_izin, json={**data, "nilai_investasi": 1}, headers=once)
+        assert conflict.status_code == 422
+        assert conflict.json()["errors"][0]["path"] == "Idempotency-Key"
+
+        nib = catalog.event_type("id.go.riau.dpmptsp.nib.terbit")
+        batch = {
+            "events": [
+                {"type": IZIN, "data": izin(catalog, f"503/BATCH/{unique}/{i}")} for i in range(3)
+            ]
+            + [{"type": nib.type, "data": nib.example}]
+        }
+        accepted = await http.post("/v1/events:batch", json=batch, headers=auth)
+        assert accepted.status_code == 202, accepted.text
+        events = accepted.json()["events"]
+        assert [e["topic"] for e in events] == [TOPIC] * 3 + [nib.topic]
+
+        half_bad = {
+            "events": [
+                {"type": IZIN, "data": izin(catalog, f"503/HALF/{unique}")},
+                {"type": IZIN, "data": izin(catalog, "503/HALF/2", nib="1")},
+                {"type": "id.go.riau.nope.x.y", "data": {}},
+            ]
+        }
+        refused = await http.post("/v1/events:batch", json=half_bad, headers=auth)
+        assert refused.status_code == 422
+        assert [e["path"] for e in refused.json()["errors"]] == ["events[2].type"]
+        half_bad["events"].pop()
+        refused = await http.post("/v1/events:batch", json=half_bad, headers=auth)
+        assert refused.status_code == 422
+        assert [e["path"] for e in refused.json()["errors"]] == ["events[1].data.nib"]
+        bkd = catalog.event_type("id.go.riau.bkd.asn.mutasi")
+        foreign = {"events": [{"type": bkd.type, "data": bkd.example}]}
+        assert (await http.post("/v1/events:batch", json=foreign, headers=auth)).status_code == 403
+        too_many = {"events": [{"type": IZIN, "data": data}] * 6}
+        assert (await http.post("/v1/events:batch", json=too_many, headers=auth)).status_code == 422
+
+        sentinel = await http.post(url_izin, json=izin(catalog, f"503/END/{unique}"), headers=auth)
+
+    found = await records_with_ids(settings, start, sentinel.json()["id"])
+    ids = [event_id for event_id, *_ in found]
+    assert ids.count(first.json()["id"]) == 1, "an idempotent retry was published again"
+    assert {e["id"] for e in events[:3]} <= set(ids)
+    assert not [v for _, v, *_ in found if f"503/HALF/{unique}".encode() in v]
+
+
+async def test_503_when_the_broker_is_down_and_nothing_half_done(
+    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
+) -> None:
+    port = free_port()
+    broker = EmbeddedBroker(port=port)
+    await asyncio.to_thread(broker.start)
+    settings = bus_settings.model_copy(
+        update={
+            "bootstrap_servers": broker.bootstrap_servers,
+            "request_timeout_ms": 1500,
+            "ingress_publish_timeout_s": 5.0,
+        }
+    )
+    izin_type = catalog.event_type(IZIN)
+    _, token = await new_key(database, "dpmptsp.sicantik")
+    auth = {"Authorization": f"Bearer {token}"}
+    url_izin = f"/v1/events/{IZIN}"
+    try:
+        await ensure_topics([izin_type], settings)
+        async with (
+            ingress_server(settings, catalog, database) as base,
+            httpx.AsyncClient(base_url=base, timeout=30) as http,
+        ):
+            up = await http.post(url_izin, json=izin(catalog, "503/UP/1"), headers=auth)
+            assert up.status_code == 202
+            await asyncio.to_thread(broker.stop)
+
+            retry = {**auth, "Idempotency-Key": f"down-{unique}"}
+            data = izin(catalog, f"503/DOWN/{unique}")
+            down = await http.post(url_izin, json=data, headers=retry)
+            assert down.status_code == 503
+            assert down.json()["error"] == "broker_unavailable"
+            assert down.headers["retry-after"] == "5"
+            await wait_until(
+                lambda: _status(http, "/readyz", 503), message="readyz reports the broker down"
+            )
+
+            broker = EmbeddedBroker(port=port)
+            await asyncio.to_thread(broker.start)
+            await ensure_topics([izin_type], settings)
+            again = await http.post(url_izin, json=data, headers=retry)
+            assert again.status_code == 202, again.text
+            await wait_until(lambda: _status(http, "/readyz", 200), message="readyz ready again")
+
+        # The new broker started empty: exactly the retried event is on it, once.
+        start = {TopicPartition(TOPIC, p): 0 for p in range(izin_type.topic_settings.partitions)}
+        found = await records_with_ids(settings, start, again.json()["id"])
+        assert [event_id for event_id, *_ in found] == [again.json()["id"]]
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
+        try:
+            logged = await conn.fetchval(
+                "SELECT count(*) FROM bus_publication_log WHERE event_id = $1", again.json()["id"]
+            )
+            assert logged == 1
+        finally:
+            await conn.close()
+    finally:
+        await asyncio.to_thread(broker.stop)
+
+
+async def test_503_when_the_broker_was_never_reachable(
+    database: str, bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    settings = bus_settings.model_copy(
+        update={"bootstrap_servers": f"127.0.0.1:{free_port()}", "request_timeout_ms": 1500}
+    )
+    _, token = await new_key(database, "dpmptsp.sicantik")
+    async with (
+        ingress_server(settings, catalog, database) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        response = await http.post(
+            f"/v1/events/{IZIN}",
+            json=izin(catalog, "503/NEVER/1"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 503
+        assert (await http.get("/readyz")).status_code == 503
+        assert (await http.get("/healthz")).status_code == 200
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM bus_publication_log") == 0
+    finally:
+        await conn.close()
+
+
+async def _status(http: httpx.AsyncClient, path: str, expected: int) -> bool:
+    return (await http.get(path)).status_code == expected
