@@ -32,11 +32,3 @@ async def dpmptsp(bus_settings: BusSettings, catalog: Catalog) -> AsyncIterator[
     """A publisher for DPMPTSP's licensing system."""
     async with Publisher("dpmptsp.sicantik", catalog=catalog, settings=bus_settings) as publisher:
         yield publisher
-
-
-@pytest.fixture(scope="session", autouse=True)
-async def catalog_topics(bus_settings: BusSettings, catalog: Catalog) -> None:
-    """Create the catalog's topics once per session, as `bus dev` and `bus topics apply` do."""
-    from bus.broker.topics import ensure_topics
-
-    await ensure_topics(catalog.event_types, bus_settings)
