@@ -204,7 +204,8 @@ async def _add_partitions(
         raise BrokerLimitationError(
             f"cannot add partitions ({described}): the broker at {where} does not "
             f"implement CreatePartitions (Kafka admin API 37) [{exc}]; Apache Kafka does. "
-            "On this broker, delete the topic and run `bus topics apply` to recreate it"
+            "On this broker a topic only gets more partitions by being deleted (losing its "
+            "events) and created again by `bus topics apply`"
         ) from exc
     except KafkaError as exc:
         raise BusError(f"could not add partitions ({described}): {exc}") from exc
