@@ -8,6 +8,7 @@ from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
 from bus.cli.catalog import catalog_app
 from bus.cli.dev import dev
+from bus.cli.dlq import dlq_app
 from bus.cli.ingress import ingress
 from bus.cli.keys import keys_app
 from bus.cli.lag import lag
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(keys_app, name="keys")
 app.command()(ingress)

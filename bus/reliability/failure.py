@@ -23,6 +23,8 @@ ATTEMPTS = "dlq_attempts"
 FIRST_FAILURE_AT = "dlq_first_failure_at"
 LAST_FAILURE_AT = "dlq_last_failure_at"
 RETRY_NOT_BEFORE = "retry_not_before"
+#: Set by `bus dlq replay` on the records it sends back.
+REPLAYED_AT = "dlq_replayed_at"
 
 FAILURE_HEADERS = (
     ORIGINAL_TOPIC,
@@ -35,6 +37,7 @@ FAILURE_HEADERS = (
     FIRST_FAILURE_AT,
     LAST_FAILURE_AT,
     RETRY_NOT_BEFORE,
+    REPLAYED_AT,
 )
 
 #: Error messages are cut to this length: a header is not a place for a whole traceback.

@@ -1,0 +1,130 @@
+"""Replaying dead letters: back onto their group's path, with their original event id, once.
+
+    report = await replay(settings, "bapenda.sipd.izin")
+
+Each dead letter of `bus.dlq.<group>` is sent to the group's first retry topic
+`bus.retry.<group>.1` with `retry_not_before` = now, its original key, value and CloudEvents
+headers (so the same `ce_id`: the group's inbox still recognises an event it already applied).
+The group's retry lane delivers it to the handler again; if it fails again it takes the retry
+path once more and, in the end, comes back to the DLQ.
+
+The replay cursor is the committed offset of the consumer group `bus.dlq-replay.<group>` on the
+DLQ: it is committed only after every replayed record was acknowledged, so running `replay`
+again replays only dead letters that arrived since. With `original_topic`, only that topic's
+dead letters are replayed; the cursor then stops at the first one left behind, so a later
+replay of everything sends the skipped ones (and may resend some already replayed, which the
+inbox absorbs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from aiokafka import TopicPartition
+from aiokafka.structs import OffsetAndMetadata, RecordMetadata
+
+from bus.broker import clients
+from bus.config import BusSettings
+from bus.dlq.reader import DeadLetter, read_dead_letters
+from bus.errors import BusError
+from bus.logging import get_logger
+from bus.reliability.failure import REPLAYED_AT, rfc3339, with_failure
+from bus.reliability.naming import dlq_topic, replay_group, retry_topic
+
+log = get_logger("bus.dlq")
+
+
+@dataclass
+class ReplayReport:
+    """What a replay did (or, with `dry_run`, would do)."""
+
+    group: str
+    target: str
+    replayed: list[DeadLetter] = field(default_factory=list)
+    skipped: int = 0
+    dry_run: bool = False
+
+
+async def replay(
+    settings: BusSettings,
+    group: str,
+    *,
+    original_topic: str | None = None,
+    dry_run: bool = False,
+    on_planned: Callable[[int], None] | None = None,
+    on_replayed: Callable[[DeadLetter], None] | None = None,
+) -> ReplayReport:
+    """Replay `group`'s dead letters not replayed before; see the module docstring."""
+    source = dlq_topic(group)
+    target = retry_topic(group, 1)
+    report = ReplayReport(group=group, target=target, dry_run=dry_run)
+    cursor = clients.consumer(settings, group_id=replay_group(group))
+    await cursor.start()
+    try:
+        if not cursor.partitions_for_topic(source):
+            raise BusError(f"{source} does not exist: group {group!r} has no dead-letter topic")
+        tps = [TopicPartition(source, p) for p in sorted(cursor.partitions_for_topic(source))]
+        cursor.assign(tps)
+        start = {tp: (await cursor.committed(tp)) or 0 for tp in tps}
+        letters = await read_dead_letters(settings, [source], start=start, consumer=cursor)
+        chosen: list[DeadLetter] = []
+        commit: dict[TopicPartition, int] = {}
+        blocked: set[TopicPartition] = set()
+        for letter in letters:
+            tp = TopicPartition(letter.topic, letter.partition)
+            if original_topic is not None and letter.failure.original_topic != original_topic:
+                report.skipped += 1
+                blocked.add(tp)
+                continue
+            chosen.append(letter)
+            if tp not in blocked:
+                commit[tp] = letter.offset + 1
+        if on_planned is not None:
+            on_planned(len(chosen))
+        if dry_run:
+            report.replayed = chosen
+            return report
+        await _send(settings, target, chosen, on_replayed)
+        report.replayed = chosen
+        if commit:
+            await cursor.commit({tp: OffsetAndMetadata(o, "") for tp, o in commit.items()})
+        log.info(
+            "dead letters replayed",
+            group=group,
+            target=target,
+            replayed=len(chosen),
+            skipped=report.skipped,
+        )
+        return report
+    finally:
+        await cursor.stop()
+
+
+async def _send(
+    settings: BusSettings,
+    target: str,
+    letters: list[DeadLetter],
+    on_replayed: Callable[[DeadLetter], None] | None,
+) -> None:
+    producer = clients.producer(settings, client_id=f"{settings.client_id}-dlq-replay")
+    await producer.start()
+    try:
+        now = datetime.now(UTC)
+        acks: list[asyncio.Future[RecordMetadata]] = []
+        for letter in letters:
+            failure = replace(letter.failure, retry_not_before=now)
+            headers = [
+                *with_failure(letter.headers, failure),
+                (REPLAYED_AT, rfc3339(now).encode()),
+            ]
+            ack = await producer.send(target, value=letter.value, key=letter.key, headers=headers)
+            if on_replayed is not None:
+                ack.add_done_callback(lambda done, letter=letter: on_replayed(letter))
+            acks.append(ack)
+        # Every replayed record is acknowledged before the cursor moves past it.
+        await asyncio.gather(*acks)
+    finally:
+        await producer.stop()
