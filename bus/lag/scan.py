@@ -27,7 +27,13 @@ from typing import Any
 from aiokafka.cluster import ClusterMetadata
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaError, for_code
-from aiokafka.protocol.admin import DescribeGroupsRequest, ListGroupsRequest
+from aiokafka.protocol.admin import (
+    DescribeGroupsRequest,
+    DescribeGroupsRequest_v0,
+    DescribeGroupsRequest_v1,
+    DescribeGroupsRequest_v2,
+    ListGroupsRequest,
+)
 from aiokafka.protocol.commit import OffsetFetchRequest
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.metadata import MetadataRequest
@@ -52,6 +58,21 @@ _PEEK_BYTES = 64 * 1024
 #: Longest a peek Fetch may wait; the records exist, so brokers answer at once in practice.
 #: (min_bytes=0 with no wait gets an empty answer from the embedded Tansu broker.)
 _PEEK_WAIT_MS = 100
+
+
+class _DescribeGroups(DescribeGroupsRequest):  # type: ignore[misc]
+    """DescribeGroups at most v2: aiokafka 0.14 reads v3 replies with the v2 schema (its
+    `DescribeGroupsRequest_v3.RESPONSE_TYPE`), which garbles every group after the first and
+    closes the connection. v2 carries everything the scan needs (state, members, assignment).
+    """
+
+
+# Set after the class body: `Request.__init_subclass__` derives `_CLASSES` from the generic base.
+_DescribeGroups._CLASSES = (
+    DescribeGroupsRequest_v0,
+    DescribeGroupsRequest_v1,
+    DescribeGroupsRequest_v2,
+)
 
 
 class LagScanner:
@@ -193,6 +214,23 @@ class LagScanner:
             )
         return LagReport(now, tuple(report_groups), {tp: ends[tp] for tp in needed if tp in ends})
 
+    async def log_ranges(self, topic_filter: Callable[[str], bool]) -> dict[TP, tuple[int, int]]:
+        """(start, end) offsets of every partition of the topics `topic_filter` accepts.
+
+        One Metadata request and two ListOffsets per leader, for any number of partitions.
+        """
+        cluster = await self._metadata()
+        tps = [
+            (t, p)
+            for t in sorted(cluster.topics())
+            if topic_filter(t)
+            for p in sorted(cluster.partitions_for_topic(t) or ())
+        ]
+        starts, ends = await asyncio.gather(
+            self._list_offsets(cluster, tps, _EARLIEST), self._list_offsets(cluster, tps, _LATEST)
+        )
+        return {tp: (starts.get(tp, 0), ends[tp]) for tp in tps if tp in ends}
+
     # Requests -------------------------------------------------------------------------------
 
     async def _metadata(self) -> ClusterMetadata:
@@ -247,7 +285,7 @@ class LagScanner:
             if group in self._coordinators:
                 by_node[self._coordinators[group]].append(group)
         responses = await asyncio.gather(
-            *(self.client.send(node, DescribeGroupsRequest(gs)) for node, gs in by_node.items()),
+            *(self.client.send(node, _DescribeGroups(gs)) for node, gs in by_node.items()),
             return_exceptions=True,
         )
         described: dict[str, tuple[str, tuple[Member, ...]]] = {}

@@ -1,0 +1,58 @@
+"""`bus monitor`: Prometheus `/metrics` and the live dashboard (http://127.0.0.1:8081)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from bus.catalog import Catalog
+from bus.cli import _common
+from bus.config import BusSettings
+
+
+def monitor(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: BUS_MONITOR_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: BUS_MONITOR_PORT, 8081].")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(min=0.1, help="Seconds between lag scans.")
+    ] = None,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="Also watch this group.")
+    ] = None,
+) -> None:
+    """Serve `/metrics` and the operators' dashboard until Ctrl-C."""
+    settings = _common.settings()
+    catalog = _common.catalog(settings)
+    _common.out.print(
+        f"[bold]monitor[/] http://{host or settings.monitor_host}:"
+        f"{port if port is not None else settings.monitor_port}  (metrics at /metrics)"
+    )
+    with _common.bus_errors():
+        asyncio.run(
+            _run(settings, catalog, host=host, port=port, interval=interval, groups=group or [])
+        )
+
+
+async def _run(
+    settings: BusSettings,
+    catalog: Catalog,
+    *,
+    host: str | None,
+    port: int | None,
+    interval: float | None,
+    groups: list[str],
+) -> None:
+    from bus.monitor import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(settings, catalog, stop, host=host, port=port, groups=groups, interval_s=interval)
