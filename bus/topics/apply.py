@@ -89,7 +89,9 @@ async def plan_topics(
     """Compare the catalog's topics with the broker's; delete candidates are OPD-prefixed."""
     event_types = list(event_types)
     async with _connected(settings) as admin:
-        cluster = await observe(admin, read_configs=read_configs)
+        cluster = await observe(
+            admin, only={et.topic for et in event_types}, read_configs=read_configs
+        )
     return diff(
         desired_topics(event_types, cluster.brokers),
         cluster,

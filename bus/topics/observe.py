@@ -26,14 +26,12 @@ async def observe(
     read_configs: bool = True,
     config_names: Collection[str] = ("retention.ms", "cleanup.policy", "min.insync.replicas"),
 ) -> ClusterState:
-    """The cluster's topics (all, or those named in `only`) with partitions and configs."""
+    """Every topic name, and the topics named in `only` (or all) with partitions and configs."""
     cluster = await admin.describe_cluster()
     brokers = max(1, len(cluster.get("brokers") or ()))
-    names = [
-        name
-        for name in await admin.list_topics()
-        if not name.startswith("__") and (only is None or name in only)
-    ]
+    listed = frozenset(name for name in await admin.list_topics() if not name.startswith("__"))
+    # Only the topics that matter are described: a large cluster has thousands of others.
+    names = sorted(listed if only is None else listed & set(only))
     described = await admin.describe_topics(names) if names else []
     shapes: dict[str, tuple[int, int]] = {}
     for topic in described:
@@ -50,7 +48,7 @@ async def observe(
         name: ObservedTopic(name, partitions, replication, configs.get(name))
         for name, (partitions, replication) in shapes.items()
     }
-    return ClusterState(brokers=brokers, topics=topics, configs_unknown_reason=reason)
+    return ClusterState(brokers=brokers, topics=topics, configs_unknown_reason=reason, names=listed)
 
 
 async def _read_configs(

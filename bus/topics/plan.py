@@ -61,6 +61,13 @@ class ClusterState:
     brokers: int
     topics: Mapping[str, ObservedTopic]
     configs_unknown_reason: str | None = None
+    #: Every topic name on the broker, when more were listed than described.
+    names: frozenset[str] | None = None
+
+    @property
+    def all_names(self) -> frozenset[str]:
+        """Every topic name on the broker, described or not."""
+        return self.names if self.names is not None else frozenset(self.topics)
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ def diff(
                 alter.append(ConfigChange(name, key, current, value))
     delete = sorted(
         name
-        for name in cluster.topics
+        for name in cluster.all_names
         if name not in wanted
         and (match := _CATALOG_TOPIC.match(name)) is not None
         and match["opd"] in managed_opds
