@@ -1,0 +1,107 @@
+"""consume_ratio: the SDK `Subscriber` against a raw aiokafka `getmany` loop, same topic.
+
+The topic is filled once; every round reads all of it with a fresh consumer group. The raw
+loop does what a careful hand-written consumer does: `getmany` with the same batch size,
+`model_validate_json` of every value with the same pydantic model, and one commit per batch.
+The SDK does that plus its own work: the CloudEvents envelope from the headers, the handler's
+arguments, per-partition ordering and its statistics. Both clocks run from the first record
+seen to the last record handled, so the (untimed) group join does not count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from bench.catalog import PUBLISHER, SUBSCRIBER, ConsumeEvent, catalog, payloads
+from bench.environment import Sizes
+from bench.measure import Comparison, compare, finish
+from bus.broker import clients
+from bus.config import BusSettings
+from bus.envelope import Envelope
+from bus.publish import Publisher
+from bus.subscribe import Subscriber
+
+EVENT_TYPE = ConsumeEvent.event_type()
+#: Longest one round may take before the benchmark fails instead of hanging.
+TIMEOUT_S = 120.0
+
+
+async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
+    """Fill the topic with `sizes.consume_events` events, then interleave raw and SDK rounds."""
+    count = sizes.consume_events
+    await fill(settings, count)
+    return await compare(
+        sizes.rounds, lambda: _raw_round(settings, count), lambda: _sdk_round(settings, count)
+    )
+
+
+async def fill(settings: BusSettings, count: int) -> None:
+    """Publish `count` events to the consume topic through the SDK (so they carry envelopes)."""
+    async with Publisher(PUBLISHER, catalog=catalog, settings=settings) as publisher:
+        for item in payloads(count):
+            await publisher.send(item, event_type=EVENT_TYPE.type)
+        await publisher.flush()
+
+
+def _group() -> str:
+    return f"bench.consume.{uuid.uuid4().hex[:8]}"
+
+
+async def _raw_round(settings: BusSettings, count: int) -> float:
+    consumer = clients.consumer(settings, EVENT_TYPE.topic, group_id=_group())
+    model = EVENT_TYPE.data
+    await consumer.start()
+    try:
+        seen = 0
+        started = 0.0
+        deadline = time.monotonic() + TIMEOUT_S
+        while seen < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"raw consumer read {seen} of {count} events")
+            batch = await consumer.getmany(
+                timeout_ms=settings.consumer_fetch_timeout_ms,
+                max_records=settings.consumer_max_records,
+            )
+            if not batch:
+                continue
+            if not started:
+                started = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    model.model_validate_json(record.value or b"")
+                    seen += 1
+            if seen >= count:
+                elapsed = time.perf_counter() - started
+            await consumer.commit()
+        return count / elapsed
+    finally:
+        await consumer.stop()
+
+
+async def _sdk_round(settings: BusSettings, count: int) -> float:
+    subscriber = Subscriber(SUBSCRIBER, _group(), catalog=catalog, settings=settings)
+    handled = 0
+    started = 0.0
+    finished = asyncio.Event()
+    elapsed = 0.0
+
+    @subscriber.handler(ConsumeEvent)
+    async def count_event(event: ConsumeEvent, envelope: Envelope) -> None:
+        nonlocal handled, started, elapsed
+        if not started:
+            started = time.perf_counter()
+        handled += 1
+        if handled == count:
+            elapsed = time.perf_counter() - started
+            finished.set()
+
+    await subscriber.start()
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await finish(finished, task, limit_s=TIMEOUT_S)
+    finally:
+        await subscriber.stop()
+        await task
+    return count / elapsed

@@ -1,0 +1,89 @@
+"""e2e_p50_ms / e2e_p99_ms: publish-to-handler latency at a steady rate (1,000 events/s).
+
+A paced publisher sends events with `Publisher.send` (pipelined, as an application would) on
+a fixed schedule; a `Subscriber` in the same process records, per event, the handler's wall
+clock minus the envelope's `time` (stamped when the event was prepared, just before sending).
+Both run in one process on one clock, so there is no clock skew in the figure. Latency
+includes the producer's linger, the broker round trip, the consumer's fetch and the SDK's
+decode and validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+from bench.catalog import PUBLISHER, SUBSCRIBER, LatencyEvent, catalog, payloads
+from bench.environment import Sizes
+from bench.measure import finish
+from bus.config import BusSettings
+from bus.envelope import Envelope
+from bus.publish import Publisher
+from bus.subscribe import Subscriber
+
+EVENT_TYPE = LatencyEvent.event_type()
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Publish-to-handler latency percentiles in milliseconds, and what was measured."""
+
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    events: int
+    rate: int
+
+
+async def run(settings: BusSettings, sizes: Sizes) -> Latency:
+    """Publish at `sizes.latency_rate` events/s for `sizes.latency_seconds`; measure each event."""
+    total = int(sizes.latency_rate * sizes.latency_seconds)
+    latencies: list[float] = []
+    finished = asyncio.Event()
+    subscriber = Subscriber(
+        SUBSCRIBER, f"bench.latency.{uuid.uuid4().hex[:8]}", catalog=catalog, settings=settings
+    )
+
+    @subscriber.handler(LatencyEvent)
+    async def measure(event: LatencyEvent, envelope: Envelope) -> None:
+        latencies.append(time.time() - envelope.time.timestamp())
+        if len(latencies) >= total:
+            finished.set()
+
+    await subscriber.start()
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await asyncio.wait_for(subscriber.assigned.wait(), 30)
+        async with Publisher(PUBLISHER, catalog=catalog, settings=settings) as publisher:
+            await _paced(publisher, total, sizes.latency_rate)
+            await finish(finished, task, limit_s=30)
+    finally:
+        await subscriber.stop()
+        await task
+    ms = sorted(value * 1000 for value in latencies)
+    return Latency(
+        p50_ms=statistics.median(ms),
+        p99_ms=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        max_ms=ms[-1],
+        events=len(ms),
+        rate=sizes.latency_rate,
+    )
+
+
+async def _paced(publisher: Publisher, total: int, rate: int) -> None:
+    """Send `total` events on a fixed schedule of `rate` per second (catching up, never bursting
+    ahead), each stamped at the moment it is prepared."""
+    data = payloads(total)
+    event_type = EVENT_TYPE.type
+    started = time.perf_counter()
+    sent = 0
+    while sent < total:
+        due = min(total, int((time.perf_counter() - started) * rate) + 1)
+        while sent < due:
+            await publisher.send(data[sent], event_type=event_type)
+            sent += 1
+        await asyncio.sleep(0.001)
+    await publisher.flush()

@@ -1,0 +1,61 @@
+"""publish_ratio: the SDK's pipelined publishing against a raw aiokafka producer.
+
+Both producers come from `bus.broker.clients.producer` with the same settings (linger, batch
+size, acks=all, idempotence as the broker allows). The raw producer sends bytes prepared
+beforehand: the same values, keys and headers the SDK builds. The SDK starts from plain dicts,
+as an OPD application hands them over, so its time includes validation, the envelope, the key
+and serialisation. Sends are pipelined (`send` + `flush`), never awaited one by one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.catalog import PUBLISHER, PublishEvent, catalog, payloads
+from bench.environment import Sizes
+from bench.measure import Comparison, compare
+from bus.broker import clients
+from bus.config import BusSettings
+from bus.publish import OutgoingRecord, Publisher
+
+EVENT_TYPE = PublishEvent.event_type()
+
+
+async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
+    """Interleaved rounds of raw and SDK publishing of `sizes.publish_events` events."""
+    data = payloads(sizes.publish_events)
+    async with Publisher(PUBLISHER, catalog=catalog, settings=settings) as publisher:
+        records = [publisher.prepare(item, event_type=EVENT_TYPE.type) for item in data]
+        producer = clients.producer(settings)
+        await producer.start()
+        try:
+            # Warm both paths up (metadata, connections, first batches) outside the timing.
+            await _raw_round(producer, records[:200])
+            await _sdk_round(publisher, data[:200])
+            return await compare(
+                sizes.rounds,
+                lambda: _raw_round(producer, records),
+                lambda: _sdk_round(publisher, data),
+            )
+        finally:
+            await producer.stop()
+
+
+async def _raw_round(producer: Any, records: list[OutgoingRecord]) -> float:
+    started = time.perf_counter()
+    for record in records:
+        await producer.send(
+            record.topic, value=record.value, key=record.key, headers=record.headers
+        )
+    await producer.flush()
+    return len(records) / (time.perf_counter() - started)
+
+
+async def _sdk_round(publisher: Publisher, data: list[dict[str, Any]]) -> float:
+    event_type = EVENT_TYPE.type
+    started = time.perf_counter()
+    for item in data:
+        await publisher.send(item, event_type=event_type)
+    await publisher.flush()
+    return len(data) / (time.perf_counter() - started)

@@ -1,0 +1,59 @@
+"""`python -m bench --tiny` runs every benchmark's code path and writes every key.
+
+Benchmarks are not tests: nothing here asserts a speed. This only proves that `make bench`
+works end to end (its own broker and PostgreSQL, every benchmark, the results file).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.results import REQUIRED_KEYS
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tiny_bench_writes_every_key(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--output", str(output)],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads(output.read_text())
+
+    assert [key for key in REQUIRED_KEYS if key not in results] == []
+    assert results["mode"] == "tiny"
+    notes = results["notes"]
+    # Every benchmark either produced its figure or says why not (a part not built yet).
+    for key, benchmark in [
+        ("publish_ratio", "publish"),
+        ("consume_ratio", "consume"),
+        ("e2e_p99_ms", "latency"),
+        ("lag_scan_s", "lag"),
+        ("ingress_eps", "ingress"),
+        ("outbox_eps", "outbox"),
+    ]:
+        if results[key] is None:
+            assert notes.get(benchmark, "").startswith("pending"), (benchmark, notes)
+        else:
+            assert results[key] > 0, (key, results[key])
+    # The SDK paths and their raw baselines always run: they exist since the foundation.
+    for key in ("publish_ratio", "consume_ratio", "raw_publish_eps", "raw_consume_eps"):
+        assert results[key] > 0
+    assert results["e2e_p50_ms"] <= results["e2e_p99_ms"]
+    assert [point["partitions"] for point in results["lag_scan_curve"]] == [10]
+    assert results["event_bytes"] > 50
+    assert results["machine"]["nproc"] >= 1
+    assert results["broker"]["kind"] == "tansu"
