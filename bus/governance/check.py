@@ -41,8 +41,10 @@ def catalog_error_findings(exc: CatalogError) -> list[Finding]:
     """A `CatalogError` (raised while building the catalog) as one finding per problem."""
     text = str(exc)
     _, _, rest = text.partition(":\n  - ")
-    problems = rest.split("\n  - ") if rest else [text]
-    return [Finding(ERROR, "catalog-inconsistent", problem.strip()) for problem in problems]
+    if not rest:
+        loading = text.startswith("cannot import") or "has no `catalog" in text
+        return [Finding(ERROR, "catalog-not-loaded" if loading else "catalog-inconsistent", text)]
+    return [Finding(ERROR, "catalog-inconsistent", p.strip()) for p in rest.split("\n  - ")]
 
 
 def check_catalog(
