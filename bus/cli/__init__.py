@@ -12,6 +12,7 @@ from bus.cli.dlq import dlq_app
 from bus.cli.ingress import ingress
 from bus.cli.keys import keys_app
 from bus.cli.lag import lag
+from bus.cli.monitor import monitor
 from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
 
@@ -31,6 +32,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(acl_app, name="acl")
 app.command()(dev)
 app.command()(lag)
+app.command()(monitor)
 
 
 def main() -> None:

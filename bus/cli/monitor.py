@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -56,3 +57,23 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await serve(settings, catalog, stop, host=host, port=port, groups=groups, interval_s=interval)
+
+
+def dev_part(
+    settings: BusSettings, catalog: Catalog, bootstrap: str
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """The monitor as a `bus dev` part, watching the demo's groups on the dev broker."""
+    from bus.dev.demo import DEMO_SUBSCRIBERS
+    from bus.monitor import serve
+
+    dev_settings = settings.model_copy(update={"bootstrap_servers": bootstrap})
+    demo_groups = [f"{system}.demo" for system in DEMO_SUBSCRIBERS]
+
+    async def part(stop: asyncio.Event) -> None:
+        _common.out.print(
+            f"[bold]monitor[/] http://{dev_settings.monitor_host}:{dev_settings.monitor_port}"
+            "  (dashboard; Prometheus metrics at /metrics)"
+        )
+        await serve(dev_settings, catalog, stop, groups=demo_groups)
+
+    return part

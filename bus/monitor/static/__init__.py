@@ -1,0 +1,1 @@
+"""The dashboard's HTML, JavaScript and CSS (package data; no build step)."""
