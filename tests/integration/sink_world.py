@@ -19,7 +19,9 @@ from aiokafka import TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
 from bus.broker import clients
+from bus.catalog import load_catalog
 from bus.config import BusSettings
+from bus.publish.record import build_record
 from schemas import IzinTerbit
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
@@ -40,21 +42,33 @@ def izins(prefix: str, count: int) -> list[IzinTerbit]:
 
 
 async def start_group_at_end(settings: BusSettings, group: str, topic: str = TOPIC) -> None:
-    """Commit the topic's end offsets for `group`, so it reads only what is published next.
+    """Commit, for `group`, offsets just past a marker event on each partition of `topic`.
 
-    On Tansu the end offset can trail the log end by the rest of the last produce batch; the
-    few earlier events a group may then read carry other tests' prefixes and are not counted.
+    The group then reads only what is published next. A marker sent alone (its own produce
+    batch) gives an exact offset on every broker; Tansu's end offset alone can trail the log
+    end by the rest of the last produce batch (a documented quirk), which would make the group
+    re-read other tests' events.
     """
+    catalog = load_catalog(settings.catalog_module)
+    event_type = catalog.event_type(topic)
+    source = catalog.system(event_type.owner)
+    producer = clients.producer(settings)
     consumer = clients.consumer(settings, group_id=group)
+    await producer.start()
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+        offsets = {}
+        for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+            marker = build_record(event_type, source, izin(f"503/MARKER/{group}/{partition}"))
+            meta = await producer.send_and_wait(
+                topic, marker.value, key=marker.key, headers=marker.headers, partition=partition
+            )
+            offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(meta.offset + 1, "")
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
     finally:
         await consumer.stop()
+        await producer.stop()
 
 
 async def entities(dsn: str, prefix: str) -> int:
