@@ -1,7 +1,8 @@
 """Applying ACL bindings through the Kafka admin API (CreateAcls), on a cluster with an authorizer.
 
 aiokafka 0.14 has the CreateAcls protocol messages but no admin method, and its request class
-carries one binding per request; this module sends all bindings in one CreateAcls v1 request.
+carries one binding per request; all bindings go in one CreateAcls v1 request
+(`bus.broker.admin_requests.CreateAcls`).
 librdkafka (confluent-kafka) was not used: against a broker that answers CreateAcls without
 results (the embedded Tansu broker) it aborts the whole process on an assertion.
 
@@ -13,16 +14,13 @@ has no working authorizer either; both raise `NoAuthorizerError`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from io import BytesIO
 from typing import Any
 
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, for_code
-from aiokafka.protocol.admin import CreateAclsRequest_v1, CreateAclsResponse_v1
-from aiokafka.protocol.api import Request
-from aiokafka.protocol.types import Int32
 
 from bus.acl.bindings import ALLOW, AclBinding
 from bus.broker import clients
+from bus.broker.admin_requests import CreateAcls
 from bus.config import BusSettings
 from bus.errors import BrokerLimitationError, BrokerUnavailableError, BusError, NoAuthorizerError
 from bus.logging import get_logger
@@ -31,46 +29,6 @@ log = get_logger("bus.acl")
 
 #: Kafka error code of a request that needs an authorizer on a cluster without one.
 SECURITY_DISABLED = 54
-
-
-class _CreateAclsResult(CreateAclsResponse_v1):  # type: ignore[misc]
-    """CreateAcls v1 response that tolerates a body holding only the throttle time."""
-
-    @classmethod
-    def decode(cls, data: BytesIO | bytes) -> _CreateAclsResult:
-        raw = data.read() if isinstance(data, BytesIO) else data
-        if len(raw) < 8:
-            # Not a Kafka answer; seen from brokers with no ACL support. None = no results.
-            throttle = Int32.decode(BytesIO(raw)) if len(raw) >= 4 else 0
-            return cls(throttle, None)
-        return super().decode(BytesIO(raw))  # type: ignore[no-any-return]
-
-
-class _CreateAclsV1(CreateAclsRequest_v1):  # type: ignore[misc]
-    RESPONSE_TYPE = _CreateAclsResult
-
-
-class _CreateAcls(Request[_CreateAclsV1]):  # type: ignore[misc]
-    """All bindings in one request; v1 is the first version with PREFIXED patterns."""
-
-    API_KEY = 30
-
-    def __init__(self, bindings: Sequence[AclBinding]) -> None:
-        self._creations = [
-            (
-                int(b.resource_type),
-                b.resource_name,
-                int(b.pattern_type),
-                b.principal,
-                b.host,
-                int(b.operation),
-                ALLOW,
-            )
-            for b in bindings
-        ]
-
-    def build(self, request_struct_class: type[_CreateAclsV1]) -> _CreateAclsV1:
-        return request_struct_class(self._creations)
 
 
 async def apply_acls(bindings: Sequence[AclBinding], settings: BusSettings) -> int:
@@ -86,7 +44,7 @@ async def apply_acls(bindings: Sequence[AclBinding], settings: BusSettings) -> i
         raise BrokerUnavailableError(f"cannot reach Kafka at {where}: {exc}") from exc
     try:
         # aiokafka has no public method for CreateAcls; _send_request picks a broker.
-        response: Any = await admin._send_request(_CreateAcls(bindings))
+        response: Any = await admin._send_request(CreateAcls(_creation(b) for b in bindings))
     except (IncompatibleBrokerVersion, NotImplementedError) as exc:
         raise BrokerLimitationError(
             f"cannot apply ACLs: the broker at {where} does not implement CreateAcls v1 "
@@ -125,3 +83,15 @@ _ENABLE_AUTHORIZER = (
     "in super.users) and run `bus acl apply` again; until then every client may read and "
     "write every topic."
 )
+
+
+def _creation(binding: AclBinding) -> tuple[int, str, int, str, str, int, int]:
+    return (
+        int(binding.resource_type),
+        binding.resource_name,
+        int(binding.pattern_type),
+        binding.principal,
+        binding.host,
+        int(binding.operation),
+        ALLOW,
+    )

@@ -16,6 +16,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -28,6 +29,7 @@ from aiokafka.errors import (
 )
 
 from bus.broker import clients
+from bus.broker.admin_requests import IncrementalAlterConfigs
 from bus.catalog import EventType
 from bus.config import BusSettings
 from bus.errors import (
@@ -164,11 +166,33 @@ async def _create(admin: AIOKafkaAdminClient, specs: Iterable[TopicSpec], done: 
 async def _alter_configs(
     admin: AIOKafkaAdminClient, plan: TopicPlan, done: list[str], where: str
 ) -> None:
-    topics = sorted({change.topic for change in plan.alter_configs})
-    if not topics:
+    changed: dict[str, dict[str, str]] = {}
+    for change in plan.alter_configs:
+        changed.setdefault(change.topic, {})[change.name] = change.wanted
+    if not changed:
         return
-    # AlterConfigs replaces a topic's whole set of overrides, so send every entry the catalog
-    # manages, not only the changed ones; the catalog owns these topics' configuration.
+    topics = sorted(changed)
+    try:
+        # Only the changed entries are set; overrides the catalog does not manage are kept.
+        response: Any = await admin._send_request(IncrementalAlterConfigs(changed))
+        results = [(code, message, name) for code, message, _type, name in response.responses]
+    except IncompatibleBrokerVersion:
+        results = await _alter_configs_legacy(admin, plan, topics, where)
+    problems = [
+        f"{name}: {message or for_code(code).__name__}"
+        for code, message, name in results
+        if code != 0
+    ]
+    if problems:
+        raise BusError(f"could not alter topic configs: {'; '.join(problems)}")
+    done.extend(topics)
+
+
+async def _alter_configs_legacy(
+    admin: AIOKafkaAdminClient, plan: TopicPlan, topics: list[str], where: str
+) -> list[tuple[int, str | None, str]]:
+    # Brokers before Kafka 2.3. AlterConfigs replaces a topic's whole set of overrides, so
+    # every entry the catalog manages is sent, not only the changed ones.
     resources = [
         ConfigResource(ConfigResourceType.TOPIC, topic, dict(plan.desired[topic].configs))
         for topic in topics
@@ -177,20 +201,15 @@ async def _alter_configs(
         responses = await admin.alter_configs(resources)
     except IncompatibleBrokerVersion as exc:
         raise BrokerLimitationError(
-            f"cannot change the config of {', '.join(topics)}: the broker at "
-            f"{where} does not implement AlterConfigs (Kafka admin API 33) "
-            f"[{exc}]; Apache Kafka does. Change the config with the broker's own tools, or "
-            "recreate the topics with `bus topics apply --allow-delete` after deleting them"
+            f"cannot change the config of {', '.join(topics)}: the broker at {where} implements "
+            "neither IncrementalAlterConfigs (Kafka admin API 44) nor AlterConfigs (API 33) "
+            f"[{exc}]. Change the config with the broker's own tools"
         ) from exc
-    problems = [
-        f"{name}: {message or for_code(code).__name__}"
+    return [
+        (code, message, name)
         for response in responses
         for code, message, _type, name, *_ in response.resources
-        if code != 0
     ]
-    if problems:
-        raise BusError(f"could not alter topic configs: {'; '.join(problems)}")
-    done.extend(topics)
 
 
 async def _add_partitions(

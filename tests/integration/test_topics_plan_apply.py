@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import orjson
 import pytest
+from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bus.broker import clients
@@ -168,13 +169,22 @@ async def test_more_partitions_are_planned_and_added_where_the_broker_can(
         assert (await plan_topics(grown.event_types, bus_settings)).empty
 
 
-async def test_config_drift_is_planned_and_altered_where_the_broker_can(
-    bus_settings: BusSettings, kafka: KafkaService, unique: str
+async def test_config_drift_is_altered_and_unmanaged_overrides_are_kept(
+    bus_settings: BusSettings, unique: str
 ) -> None:
     opd = f"t{unique}"
-    await apply_plan(
-        await plan_topics(scratch_catalog(opd).event_types, bus_settings), bus_settings
-    )
+    first = await plan_topics(scratch_catalog(opd).event_types, bus_settings)
+    # An operator's own override on the topic, an entry the catalog does not manage.
+    spec = first.desired[f"{opd}.izin.terbit.v1"]
+    admin = clients.admin(bus_settings)
+    await admin.start()
+    try:
+        configs = {**spec.configs, "segment.ms": "3600000"}
+        await admin.create_topics(
+            [NewTopic(spec.name, spec.partitions, spec.replication_factor, topic_configs=configs)]
+        )
+    finally:
+        await admin.close()
     longer = scratch_catalog(opd, retention_ms=30 * DAY_MS)
 
     plan = await plan_topics(longer.event_types, bus_settings)
@@ -187,13 +197,15 @@ async def test_config_drift_is_planned_and_altered_where_the_broker_can(
             "wanted": str(30 * DAY_MS),
         }
     ]
-    if kafka.is_tansu:
-        # Tansu 0.6 does not advertise AlterConfigs (API 33).
-        with pytest.raises(BrokerLimitationError, match="AlterConfigs"):
-            await apply_plan(plan, bus_settings)
-    else:
-        assert (await apply_plan(plan, bus_settings)).configs_altered == [f"{opd}.izin.terbit.v1"]
-        assert (await plan_topics(longer.event_types, bus_settings)).empty
+    assert [s.name for s in plan.create] == [f"{opd}.nib.terbit.v1"]
+
+    changes = await apply_plan(plan, bus_settings)
+
+    assert changes.configs_altered == [f"{opd}.izin.terbit.v1"]
+    _, configs_now = await broker_shape(bus_settings, f"{opd}.izin.terbit.v1")
+    assert configs_now["retention.ms"] == str(30 * DAY_MS)
+    assert configs_now["segment.ms"] == "3600000"  # IncrementalAlterConfigs set only one entry
+    assert (await plan_topics(longer.event_types, bus_settings)).empty
 
 
 async def test_shrink_and_delete_need_allow_delete(bus_settings: BusSettings, unique: str) -> None:
