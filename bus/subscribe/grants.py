@@ -34,6 +34,8 @@ class GrantedView(BaseModel):
     __source__: ClassVar[type[EventData]]
     #: The system whose agreement defines this view.
     __system__: ClassVar[str]
+    #: The granted field names.
+    __granted__: ClassVar[frozenset[str]]
 
 
 def granted_view(catalog: Catalog, system_id: str, ref: type[EventData] | str) -> type[BaseModel]:
@@ -63,6 +65,7 @@ def _view(data: type[EventData], system_id: str, granted: frozenset[str]) -> typ
     )
     view.__source__ = data
     view.__system__ = system_id
+    view.__granted__ = frozenset(fields)
     return view
 
 
@@ -70,7 +73,14 @@ def project(view: type[BaseModel], data: EventData) -> BaseModel:
     """`data`, already validated against its full model, reduced to the fields of `view`."""
     if isinstance(data, view):
         return data
-    names = view.model_fields
-    values = {name: getattr(data, name) for name in names}
-    # No second validation: every value was validated by the full model, the contract.
-    return view.model_construct(_fields_set=data.model_fields_set & names.keys(), **values)
+    names: frozenset[str] = view.__granted__  # type: ignore[attr-defined]
+    values = data.__dict__
+    # No second validation: every value was validated by the full model, the contract. The
+    # instance is assembled as `model_construct` does, without its per-call overhead (a third
+    # of the cost of validating the record in the first place).
+    projected = view.__new__(view)
+    object.__setattr__(projected, "__dict__", {name: values[name] for name in view.model_fields})
+    object.__setattr__(projected, "__pydantic_fields_set__", data.model_fields_set & names)
+    object.__setattr__(projected, "__pydantic_extra__", None)
+    object.__setattr__(projected, "__pydantic_private__", None)
+    return projected

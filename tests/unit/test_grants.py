@@ -49,6 +49,9 @@ def test_projection_has_no_ungranted_attribute(catalog: Catalog) -> None:
         "kode_wilayah_tujuan": "14.08",
         "tanggal_pindah": "2026-11-01",
     }
+    # The same object validation would build from the granted data.
+    assert seen == view.model_validate(seen.model_dump())
+    assert seen.model_fields_set == set(view.model_fields)
     with pytest.raises(AttributeError):
         _ = seen.nama_lengkap  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
