@@ -630,7 +630,7 @@ def _accepts_kind(reader: str | None, writer: str | None) -> bool:
 
 def _describe_kinds(kinds: Sequence[str | None]) -> str:
     names = sorted({k or "any" for k in kinds})
-    return " or ".join(names)
+    return " or ".join(names) or "nothing"
 
 
 def _enum(schema: Schema) -> list[Any] | None:
