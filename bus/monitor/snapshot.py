@@ -81,7 +81,12 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
             error=group.error,
             topics=list(group.topics),
             members=[
-                {"client_id": m.client_id, "host": m.host, "partitions": len(m.assignment)}
+                {
+                    "member_id": m.member_id,
+                    "client_id": m.client_id,
+                    "host": m.host,
+                    "partitions": len(m.assignment),
+                }
                 for m in group.members
             ],
             history=[[round(at, 3), lag] for at, lag in state.history.get(group.group, [])],

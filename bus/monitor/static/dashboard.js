@@ -7,6 +7,7 @@ const STATUS_COLOUR = {
   REWIND: "#805ad5", ERROR: "#742a2a",
 };
 const SVG = "http://www.w3.org/2000/svg";
+const NODE_RADIUS = 16;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -69,7 +70,10 @@ function renderGroups(groups) {
   const body = document.querySelector("#groups tbody");
   body.replaceChildren(...groups.map((g) => {
     const members = g.members.length
-      ? g.members.map((m) => `${m.client_id} (${m.partitions})`).join(", ")
+      ? g.members.map((m) => {
+        const who = m.client_id || m.host || "member";
+        return m.partitions ? `${who} (${m.partitions} partitions)` : who;
+      }).join(", ")
       : "none";
     return el("tr", { "data-group": g.group, "data-status": g.status, class: `status-${g.status}` },
       el("td", { class: "mono" }, g.group),
@@ -106,7 +110,7 @@ function renderDeadLetters(deadLetters) {
 function renderSharing(catalog) {
   const map = document.getElementById("sharing-map");
   const opds = [...new Set(catalog.systems.map((s) => s.opd))].sort();
-  const cx = 260, cy = 205, radius = 160;
+  const cx = 260, cy = 200, radius = 165;
   const where = {};
   opds.forEach((opd, i) => {
     const angle = (2 * Math.PI * i) / opds.length - Math.PI / 2;
@@ -123,7 +127,7 @@ function renderSharing(catalog) {
   for (const link of catalog.sharing) {
     const [x1, y1] = where[link.from], [x2, y2] = where[link.to];
     const dx = x2 - x1, dy = y2 - y1, length = Math.hypot(dx, dy) || 1;
-    const nodeRadius = 30;
+    const nodeRadius = NODE_RADIUS;
     const sx = x1 + (dx / length) * nodeRadius, sy = y1 + (dy / length) * nodeRadius;
     const ex = x2 - (dx / length) * (nodeRadius + 2), ey = y2 - (dy / length) * (nodeRadius + 2);
     // Bend each arrow a little so A→B and B→A do not overlap.
@@ -139,8 +143,8 @@ function renderSharing(catalog) {
   for (const opd of opds) {
     const [x, y] = where[opd];
     const node = svg("g", { class: "node", "data-opd": opd });
-    node.append(svg("circle", { cx: x, cy: y, r: 30 }));
-    const text = svg("text", { x, y: y + 4 });
+    node.append(svg("circle", { cx: x, cy: y, r: NODE_RADIUS }));
+    const text = svg("text", { x, y: y + NODE_RADIUS + 14 });
     text.textContent = opd;
     node.append(text);
     parts.push(node);
