@@ -135,7 +135,11 @@ class RecordSender:
 
 def publish_error(exc: BaseException, settings: BusSettings) -> Exception:
     """The `BusError` for an aiokafka failure: unreachable cluster or refused event."""
-    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
+    # Retriable Kafka errors (node not ready, leader moving, request timed out) mean the
+    # cluster is unavailable for now, not that it refused this event.
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError) or getattr(
+        exc, "retriable", False
+    ):
         return BrokerUnavailableError(
             f"Kafka at {settings.bootstrap_servers} did not acknowledge: {exc}"
         )

@@ -1,0 +1,104 @@
+"""The SDK publishes at volume: 100,000 pipelined events, every delivery accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import pytest
+from pydantic import Field
+
+from bus.broker.embedded import EmbeddedBroker
+from bus.broker.topics import ensure_topics
+from bus.catalog import Catalog, EventData
+from bus.config import BusSettings
+from bus.errors import BrokerUnavailableError
+from bus.publish import Delivery, Publisher
+from schemas.systems import SYSTEMS
+
+pytestmark = pytest.mark.integration
+
+EVENTS = 100_000
+
+
+class TitikUji(
+    EventData,
+    type="id.go.riau.bpbd.titik.uji",
+    version=1,
+    owner="bpbd.sipongi",
+    key="titik_id",
+    topic={"partitions": 3},
+):
+    """A load-test point: a topic of its own, so 100,000 records burden no other test."""
+
+    titik_id: str = Field(min_length=1, max_length=32)
+    urutan: int = Field(ge=0)
+    detected_at: datetime
+
+    example: ClassVar[dict[str, Any]] = {
+        "titik_id": "T-1",
+        "urutan": 0,
+        "detected_at": "2026-11-02T01:42:00+07:00",
+    }
+
+
+@pytest.fixture(scope="module")
+def load_catalog() -> Catalog:
+    return Catalog(systems=SYSTEMS, event_types=[TitikUji])
+
+
+async def test_100k_events_every_delivery_accounted_for(
+    bus_settings: BusSettings, load_catalog: Catalog
+) -> None:
+    settings = bus_settings.model_copy(update={"producer_max_in_flight": 5_000})
+    await ensure_topics(load_catalog.event_types, settings)
+    now = datetime.now(UTC)
+    events = [TitikUji(titik_id=f"T-{i % 50}", urutan=i, detected_at=now) for i in range(EVENTS)]
+    most_buffered = 0
+    async with Publisher("bpbd.sipongi", catalog=load_catalog, settings=settings) as publisher:
+        pending: list[asyncio.Future[Delivery]] = []
+        for event in events:
+            pending.append(await publisher.send(event))
+            most_buffered = max(most_buffered, publisher.sender.buffered)
+        await publisher.flush()
+        assert all(future.done() for future in pending)
+        deliveries = [future.result() for future in pending]
+
+    assert len(deliveries) == EVENTS
+    assert len({d.event_id for d in deliveries}) == EVENTS
+    assert len({(d.topic, d.partition, d.offset) for d in deliveries}) == EVENTS
+    # The buffer is bounded: sends waited for acknowledgements instead of piling up.
+    assert 0 < most_buffered <= 5_000
+    # Pipelining kept order: within each key, offsets grow in the order of sending.
+    by_key: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for event, delivery in zip(events, deliveries, strict=True):
+        by_key[event.titik_id].append((delivery.partition, delivery.offset))
+    for key, positions in by_key.items():
+        assert len({p for p, _ in positions}) == 1, f"key {key} spread over partitions"
+        offsets = [o for _, o in positions]
+        assert offsets == sorted(offsets), f"key {key} out of order"
+
+
+async def test_each_event_gets_its_own_error_when_the_broker_is_gone(
+    bus_settings: BusSettings, load_catalog: Catalog
+) -> None:
+    broker = EmbeddedBroker()
+    await asyncio.to_thread(broker.start)
+    settings = bus_settings.model_copy(
+        update={"bootstrap_servers": broker.bootstrap_servers, "request_timeout_ms": 1500}
+    )
+    try:
+        await ensure_topics(load_catalog.event_types, settings)
+        async with Publisher("bpbd.sipongi", catalog=load_catalog, settings=settings) as publisher:
+            now = datetime.now(UTC)
+            first = await publisher.publish(TitikUji(titik_id="T-1", urutan=0, detected_at=now))
+            assert first.offset == 0
+            await asyncio.to_thread(broker.stop)
+            batch = [TitikUji(titik_id=f"T-{i}", urutan=i, detected_at=now) for i in range(3)]
+            results = await publisher.publish_batch(batch, return_exceptions=True)
+            assert len(results) == 3
+            assert all(isinstance(result, BrokerUnavailableError) for result in results), results
+    finally:
+        await asyncio.to_thread(broker.stop)
