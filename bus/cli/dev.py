@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bus.cli import _common
+from bus.cli.ingress import dev_part as ingress_part
 from bus.cli.monitor import dev_part
 from bus.dev.stack import DevOptions, run_dev
 
@@ -25,6 +26,9 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
     monitor: Annotated[
         bool, typer.Option(help="Serve the monitor and dashboard on BUS_MONITOR_PORT (8081).")
     ] = True,
+    ingress: Annotated[
+        bool, typer.Option(help="Serve the HTTP ingress on BUS_INGRESS_PORT (8080).")
+    ] = True,
 ) -> None:
     """Start the embedded broker, create the catalog's topics and run the live demo."""
     settings = _common.settings()
@@ -32,5 +36,11 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
     options = DevOptions(host=host, port=port, external_bootstrap=bootstrap, demo=demo, rate=rate)
     if monitor:
         options.extra_parts.append(dev_part(settings, catalog, bootstrap or f"{host}:{port}"))
+    if ingress:
+        options.extra_parts.append(
+            ingress_part(
+                settings, catalog, bootstrap or f"{host}:{port}", embedded_broker=not bootstrap
+            )
+        )
     with _common.bus_errors():
         asyncio.run(run_dev(options, settings, catalog, _common.out))

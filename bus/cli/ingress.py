@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
+import orjson
 import typer
 
+from bus.catalog import Catalog
 from bus.cli import _common
+from bus.config import BusSettings
+
+_DEMO_SYSTEM = "dpmptsp.sicantik"
+_DEMO_TYPE = "id.go.riau.dpmptsp.izin.terbit"
 
 
 def ingress(
@@ -37,3 +44,63 @@ def ingress(
 
     with _common.bus_errors():
         asyncio.run(_run())
+
+
+def dev_part(
+    settings: BusSettings, catalog: Catalog, bootstrap: str, *, embedded_broker: bool
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """The ingress as a `bus dev` part: its own embedded PostgreSQL unless BUS_DATABASE_DSN is
+    set, and a demo API key for DPMPTSP printed at start so a newcomer can curl it at once."""
+    update: dict[str, object] = {"bootstrap_servers": bootstrap}
+    if embedded_broker:
+        update["producer_idempotence"] = False  # Tansu fails aiokafka's idempotent handshake
+    dev_settings = settings.model_copy(update=update)
+
+    async def part(stop: asyncio.Event) -> None:
+        from bus.database import embedded_postgres
+
+        database = None
+        dsn = dev_settings.database_dsn
+        if not dsn:
+            database = embedded_postgres()
+            dsn = await asyncio.to_thread(database.__enter__)
+        try:
+            await _serve_with_demo_key(
+                dev_settings, catalog, dsn, embedded=database is not None, stop=stop
+            )
+        finally:
+            if database is not None:
+                await asyncio.to_thread(database.__exit__, None, None, None)
+
+    return part
+
+
+async def _serve_with_demo_key(
+    settings: BusSettings, catalog: Catalog, dsn: str, *, embedded: bool, stop: asyncio.Event
+) -> None:
+    import asyncpg
+
+    from bus.ingress import create_app, keys
+    from bus.ingress.server import serve
+
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
+    try:
+        await keys.ensure_schema(conn)
+        issued = await keys.create_key(conn, _DEMO_SYSTEM, description="bus dev demo key")
+    finally:
+        await conn.close()
+    app = create_app(settings, catalog, database_dsn=dsn)
+    url = f"http://{settings.ingress_host}:{settings.ingress_port}"
+    example = orjson.dumps(catalog.event_type(_DEMO_TYPE).example).decode()
+    where = "embedded PostgreSQL, gone at exit" if embedded else "BUS_DATABASE_DSN"
+    _common.out.print(f"[bold]ingress[/] {url}  (OpenAPI at {url}/docs; keys in {where})")
+    if embedded:
+        _common.out.print(f"  more keys: BUS_DATABASE_DSN='{dsn}' bus keys create --system ID")
+    _common.out.print(f"  demo API key for {_DEMO_SYSTEM}: [bold]{issued.token}[/]")
+    _common.out.print(
+        f"  curl -X POST {url}/v1/events/{_DEMO_TYPE} -H 'Authorization: Bearer {issued.token}' "
+        f"-H 'Content-Type: application/json' -d '{example}'",
+        highlight=False,
+        markup=False,
+    )
+    await serve(app, settings.ingress_host, settings.ingress_port, stop)
