@@ -115,3 +115,14 @@ class TopicChangeRefusedError(BusError):
 
 class NoAuthorizerError(BusError):
     """ACLs cannot be applied: the cluster runs without an authorizer (SECURITY_DISABLED)."""
+
+
+class EventNotFoundError(BusError):
+    """No publication of this event id is recorded (or it belongs to another system)."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(
+            f"event {event_id!r} is not in the publication log; give its position with "
+            "--topic, --partition and --offset if it was published without the log"
+        )

@@ -15,6 +15,7 @@ from bus.cli.lag import lag
 from bus.cli.monitor import monitor
 from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
+from bus.cli.trace import trace
 
 app = typer.Typer(
     name="bus",
@@ -33,6 +34,7 @@ app.add_typer(acl_app, name="acl")
 app.command()(dev)
 app.command()(lag)
 app.command()(monitor)
+app.command()(trace)
 
 
 def main() -> None:

@@ -48,7 +48,8 @@ class DeadLetter:
         values = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
         attempts = values.get("dlq_attempts", "")
         return cls(
-            group=values.get("dlq_group") or group_of_dlq(topic),
+            group=values.get("dlq_group")
+            or (group_of_dlq(topic) if is_dead_letter_topic(topic) else ""),
             topic=topic,
             partition=partition,
             offset=offset,

@@ -1,0 +1,23 @@
+"""Delivery tracking: where an event stands for every subscribing group, and dead letters."""
+
+from bus.tracking.dead_letters import DeadLetter, is_dead_letter_topic, read_dead_letters
+from bus.tracking.deliveries import (
+    DeliveryReport,
+    DeliveryState,
+    GroupDelivery,
+    PublishedEvent,
+    find_publication,
+    trace_event,
+)
+
+__all__ = [
+    "DeadLetter",
+    "DeliveryReport",
+    "DeliveryState",
+    "GroupDelivery",
+    "PublishedEvent",
+    "find_publication",
+    "is_dead_letter_topic",
+    "read_dead_letters",
+    "trace_event",
+]

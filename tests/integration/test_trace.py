@@ -1,0 +1,135 @@
+"""`bus trace`: one event delivered to one group and dead-lettered in another.
+
+The DLQ record is produced by the real reliability path (a handler raising `PermanentError`);
+the event's position comes from the publication log in a fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+import structlog
+
+from bus import publication_log
+from bus.catalog import Catalog
+from bus.config import BusSettings
+from bus.envelope import Envelope
+from bus.errors import EventNotFoundError, PermanentError
+from bus.publish import Publisher
+from bus.subscribe import Subscriber
+from bus.testing import wait_until
+from bus.tracing import trace_id_of
+from bus.tracking import DeliveryState, find_publication, trace_event
+from schemas.dpmptsp import IzinTerbit
+from tests.conftest import running
+
+pytestmark = pytest.mark.integration
+
+IZIN = "id.go.riau.dpmptsp.izin.terbit"
+
+
+async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, database: str, unique: str
+) -> None:
+    delivered_group, failing_group = f"bapenda.sipd.{unique}", f"dlhk.simlhk.{unique}"
+    bapenda = Subscriber("bapenda.sipd", delivered_group, catalog=catalog, settings=bus_settings)
+    dlhk = Subscriber("dlhk.simlhk", failing_group, catalog=catalog, settings=bus_settings)
+    seen: list[tuple[str, str | None]] = []
+
+    @bapenda.handler(IzinTerbit)
+    async def register_taxpayer(izin: IzinTerbit, envelope: Envelope) -> None:
+        # The trace id of the publisher's traceparent is bound to the adapter's log context.
+        seen.append((envelope.id, structlog.contextvars.get_contextvars().get("trace_id")))
+
+    @dlhk.handler(IzinTerbit)
+    async def schedule_inspection(izin: IzinTerbit, envelope: Envelope) -> None:
+        raise PermanentError("inspection calendar rejects kode_wilayah 14.99")
+
+    async with running(bapenda), running(dlhk):
+        record = dpmptsp.prepare(IzinTerbit.model_validate(catalog.event_type(IZIN).example))
+        delivery = await (await dpmptsp.send_record(record))
+        conn = await asyncpg.connect(database)
+        try:
+            await publication_log.ensure_schema(conn)
+            await publication_log.record_publications(
+                conn,
+                [
+                    publication_log.Publication.of(
+                        record, delivery, source_system="dpmptsp.sicantik", via="sdk"
+                    )
+                ],
+            )
+        finally:
+            await conn.close()
+        event_id = record.envelope.id
+        settings = bus_settings.model_copy(update={"database_dsn": database})
+        event = await find_publication(database, event_id)
+
+        async def settled() -> bool:
+            report = await trace_event(
+                event, settings=settings, catalog=catalog, groups=[delivered_group, failing_group]
+            )
+            states = {d.group: d.state for d in report.deliveries}
+            return (
+                states.get(delivered_group) is DeliveryState.DELIVERED
+                and states.get(failing_group) is DeliveryState.DEAD_LETTERED
+            )
+
+        await wait_until(settled, timeout=30, message="delivered to bapenda, DLQ for dlhk")
+
+    assert seen == [(event_id, trace_id_of(record.envelope.traceparent))]
+    assert seen[0][1] is not None
+
+    env = {
+        **os.environ,
+        "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers,
+        "BUS_DATABASE_DSN": database,
+    }
+    bus = str(Path(sys.executable).with_name("bus"))
+    args = ["trace", event_id, "--group", delivered_group, "--group", failing_group, "--json"]
+    process = await asyncio.create_subprocess_exec(
+        bus, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    document = json.loads(stdout)
+
+    assert document["event_id"] == event_id
+    assert (document["topic"], document["partition"], document["offset"]) == (
+        delivery.topic,
+        delivery.partition,
+        delivery.offset,
+    )
+    by_group = {d["group"]: d for d in document["deliveries"]}
+    assert by_group[delivered_group]["state"] == "delivered"
+    assert by_group[delivered_group]["system"] == "bapenda.sipd"
+    assert by_group[failing_group]["state"] == "dead-lettered"
+    assert "PermanentError" in by_group[failing_group]["detail"]
+    # Satu Data has an agreement but no group consumed the topic yet: pending, not forgotten.
+    assert by_group["diskominfotik.satudata"]["state"] == "pending"
+    assert document["delivered"] >= 1
+    assert "dead-lettered" in document["summary"]
+    assert document["summary"].startswith(f"{document['delivered']} of {document['subscribers']}")
+
+    # The same answer from the event's position, without the publication log.
+    position = ["--topic", delivery.topic, "--partition", str(delivery.partition)]
+    position += ["--offset", str(delivery.offset), "--group", failing_group, "--json"]
+    process = await asyncio.create_subprocess_exec(
+        bus, "trace", event_id, *position,
+        env={**env, "BUS_DATABASE_DSN": ""}, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    by_group = {d["group"]: d for d in json.loads(stdout)["deliveries"]}
+    assert by_group[failing_group]["state"] == "dead-lettered"
+
+
+async def test_an_event_missing_from_the_publication_log_is_a_clear_error(database: str) -> None:
+    with pytest.raises(EventNotFoundError, match="not in the publication log"):
+        await find_publication(database, "no-such-event")
