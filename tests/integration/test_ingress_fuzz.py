@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,10 +187,9 @@ def requests(catalog: Catalog) -> st.SearchStrategy[FuzzRequest]:
 async def fuzz_database(postgres_dsn: str) -> AsyncIterator[str]:
     from bus.testing.plugin import _with_database
 
-    name = "fuzz_ingress"
+    name = f"fuzz_{uuid.uuid4().hex[:12]}"
     admin: asyncpg.Connection[Any] = await asyncpg.connect(postgres_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
