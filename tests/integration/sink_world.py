@@ -8,6 +8,7 @@ topic in the same session never change a test's numbers.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,13 +42,15 @@ def izins(prefix: str, count: int) -> list[IzinTerbit]:
     return [izin(f"{prefix}/{n:05d}") for n in range(count)]
 
 
-async def start_group_at_end(settings: BusSettings, group: str, topic: str = TOPIC) -> None:
+async def start_group_at_end(
+    settings: BusSettings, group: str, topic: str = TOPIC
+) -> dict[TopicPartition, int]:
     """Commit, for `group`, offsets just past a marker event on each partition of `topic`.
 
-    The group then reads only what is published next. A marker sent alone (its own produce
-    batch) gives an exact offset on every broker; Tansu's end offset alone can trail the log
-    end by the rest of the last produce batch (a documented quirk), which would make the group
-    re-read other tests' events.
+    Returns the committed offsets; the group then reads only what is published next. A marker
+    sent alone (its own produce batch) gives an exact offset on every broker; Tansu's end
+    offset alone can trail the log end by the rest of the last produce batch (a documented
+    quirk), which would make the group re-read other tests' events.
     """
     catalog = load_catalog(settings.catalog_module)
     event_type = catalog.event_type(topic)
@@ -66,6 +69,7 @@ async def start_group_at_end(settings: BusSettings, group: str, topic: str = TOP
             offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(meta.offset + 1, "")
         consumer.assign(list(offsets))
         await consumer.commit(offsets)
+        return {tp: meta.offset for tp, meta in offsets.items()}
     finally:
         await consumer.stop()
         await producer.stop()
@@ -115,7 +119,7 @@ class SinkProcess:
             "BUS_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
             "BUS_CONSUMER_HEARTBEAT_INTERVAL_MS": str(settings.consumer_heartbeat_interval_ms),
             "BUS_CONSUMER_FETCH_TIMEOUT_MS": "50",
-            "BUS_LOG_FORMAT": "json",
+            "BUS_LOG_FORMAT": "console",
             **env,
         }
         self._log = log_path.open("ab")
@@ -160,3 +164,37 @@ class SinkProcess:
     def log(self) -> str:
         """Everything the sink wrote so far."""
         return self.log_path.read_text(errors="replace")
+
+
+async def group_members(settings: BusSettings, group: str) -> int:
+    """How many members the consumer group has right now."""
+    admin = clients.admin(settings)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    return sum(len(g[5]) for response in responses for g in response.groups)
+
+
+async def committed_total(settings: BusSettings, group: str, topic: str = TOPIC) -> int:
+    """Sum of `group`'s committed offsets on `topic`."""
+    consumer = clients.consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        total = 0
+        for partition in consumer.partitions_for_topic(topic) or ():
+            total += (await consumer.committed(TopicPartition(topic, partition))) or 0
+        return total
+    finally:
+        await consumer.stop()
+
+
+def stopped_stats(log: str) -> list[dict[str, int]]:
+    """The counters of every "subscriber stopped" line of a sink's log (key=value pairs)."""
+    stats = []
+    for line in log.splitlines():
+        if "subscriber stopped" in line:
+            pairs = re.findall(r"(\w+)=(\d+)\b", line)
+            stats.append({key: int(value) for key, value in pairs})
+    return stats
