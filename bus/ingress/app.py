@@ -574,6 +574,31 @@ def create_app(
             lambda deliveries: {"events": [_accepted(d) for d in deliveries]},
         )
 
+    @app.get(
+        "/v1/events/{event_id}/deliveries",
+        summary="Where one of your events has been delivered",
+        responses={
+            401: _RESPONSES[401],
+            404: {**_PROBLEM, "description": "No such event of yours."},
+        },
+    )
+    async def deliveries(event_id: str, request: Request) -> Response:
+        """Per subscribing group: delivered, pending or dead-lettered (publisher only)."""
+        from bus.errors import EventNotFoundError
+        from bus.tracking import deliveries_for
+
+        system = await ingress.authenticate(request)
+        try:
+            async with ingress.pool.acquire() as conn:
+                report = await deliveries_for(
+                    conn, event_id, system.id, settings=settings, catalog=catalog
+                )
+        except EventNotFoundError:
+            raise RefusalError.problem(
+                404, "not_found", f"{system.id} published no event with id {event_id!r}"
+            ) from None
+        return JSONResponse(report.to_dict())
+
     @app.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         """Always 200 while the process serves requests."""

@@ -6,7 +6,9 @@ from bus.tracking.deliveries import (
     DeliveryState,
     GroupDelivery,
     PublishedEvent,
+    deliveries_for,
     find_publication,
+    publication_of,
     trace_event,
 )
 
@@ -16,8 +18,10 @@ __all__ = [
     "DeliveryState",
     "GroupDelivery",
     "PublishedEvent",
+    "deliveries_for",
     "find_publication",
     "is_dead_letter_topic",
+    "publication_of",
     "read_dead_letters",
     "trace_event",
 ]

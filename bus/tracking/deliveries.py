@@ -28,6 +28,7 @@ import asyncpg
 
 from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.database import Connection
 from bus.errors import EventNotFoundError
 from bus.lag import LagScanner, candidate_groups
 from bus.reliability.naming import (
@@ -122,11 +123,8 @@ class DeliveryReport:
         }
 
 
-async def find_publication(dsn: str | None, event_id: str) -> PublishedEvent:
+async def publication_of(conn: Connection, event_id: str) -> PublishedEvent:
     """The publication log's row for `event_id`; `EventNotFoundError` if there is none."""
-    if not dsn:
-        raise EventNotFoundError(event_id)
-    conn = await asyncpg.connect(dsn, timeout=10)
     try:
         row = await conn.fetchrow(
             'SELECT event_id, event_type, source_system, topic, partition, "offset", '
@@ -135,8 +133,6 @@ async def find_publication(dsn: str | None, event_id: str) -> PublishedEvent:
         )
     except asyncpg.UndefinedTableError:
         row = None
-    finally:
-        await conn.close()
     if row is None:
         raise EventNotFoundError(event_id)
     return PublishedEvent(
@@ -148,6 +144,31 @@ async def find_publication(dsn: str | None, event_id: str) -> PublishedEvent:
         offset=row["offset"],
         published_at=row["published_at"],
     )
+
+
+async def find_publication(dsn: str | None, event_id: str) -> PublishedEvent:
+    """`publication_of` on a connection of its own to `dsn` (the bus's database)."""
+    if not dsn:
+        raise EventNotFoundError(event_id)
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return await publication_of(conn, event_id)
+    finally:
+        await conn.close()
+
+
+async def deliveries_for(
+    conn: Connection, event_id: str, system_id: str, *, settings: BusSettings, catalog: Catalog
+) -> DeliveryReport:
+    """The delivery report of an event for the system that published it, and only for it.
+
+    Another system's event is reported as not found (`EventNotFoundError`), like an unknown
+    id, so a caller cannot learn which events other agencies published.
+    """
+    event = await publication_of(conn, event_id)
+    if event.source_system != system_id:
+        raise EventNotFoundError(event_id)
+    return await trace_event(event, settings=settings, catalog=catalog)
 
 
 def _system_of_group(group: str, systems: list[str]) -> str | None:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 import structlog
 
@@ -133,3 +134,45 @@ async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
 async def test_an_event_missing_from_the_publication_log_is_a_clear_error(database: str) -> None:
     with pytest.raises(EventNotFoundError, match="not in the publication log"):
         await find_publication(database, "no-such-event")
+
+
+async def test_the_ingress_serves_deliveries_to_the_publishing_system_only(
+    bus_settings: BusSettings, catalog: Catalog, database: str, unique: str
+) -> None:
+    from tests.integration.test_ingress import ingress_server, new_key
+
+    _, publisher_token = await new_key(database, "dpmptsp.sicantik")
+    _, other_token = await new_key(database, "bapenda.sipd")
+    data = {**catalog.event_type(IZIN).example, "nomor_izin": f"503/TRACE/{unique}"}
+    async with (
+        ingress_server(bus_settings, catalog, database) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        accepted = await http.post(
+            f"/v1/events/{IZIN}", json=data, headers={"Authorization": f"Bearer {publisher_token}"}
+        )
+        assert accepted.status_code == 202, accepted.text
+        event_id = accepted.json()["id"]
+        url = f"/v1/events/{event_id}/deliveries"
+
+        mine = await http.get(url, headers={"Authorization": f"Bearer {publisher_token}"})
+        theirs = await http.get(url, headers={"Authorization": f"Bearer {other_token}"})
+        anonymous = await http.get(url)
+        unknown = await http.get(
+            "/v1/events/no-such-id/deliveries",
+            headers={"Authorization": f"Bearer {publisher_token}"},
+        )
+
+    assert mine.status_code == 200, mine.text
+    report = mine.json()
+    assert report["event_id"] == event_id
+    assert report["source_system"] == "dpmptsp.sicantik"
+    systems = {d["system"] for d in report["deliveries"]}
+    assert systems == {"bapenda.sipd", "dlhk.simlhk", "diskominfotik.satudata"}
+    # Nobody consumes in this test: every subscribing group is still pending.
+    assert {d["state"] for d in report["deliveries"]} == {"pending"}
+    n = report["subscribers"]
+    assert report["summary"] == f"0 of {n} delivered, {n} pending"
+    assert theirs.status_code == 404  # another agency cannot even learn the event exists
+    assert anonymous.status_code == 401
+    assert unknown.status_code == 404
