@@ -176,3 +176,44 @@ async def test_the_ingress_serves_deliveries_to_the_publishing_system_only(
     assert theirs.status_code == 404  # another agency cannot even learn the event exists
     assert anonymous.status_code == 401
     assert unknown.status_code == 404
+
+
+async def test_w3c_trace_context_flows_from_the_publishers_span_to_the_adapters_span(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    group = f"bapenda.sipd.otel-{unique}"
+    subscriber = Subscriber("bapenda.sipd", group, catalog=catalog, settings=bus_settings)
+    inside: list[trace.SpanContext] = []
+
+    @subscriber.handler(IzinTerbit)
+    async def on_izin(izin: IzinTerbit, envelope: Envelope) -> None:
+        inside.append(trace.get_current_span().get_span_context())
+
+    async with running(subscriber):
+        with trace.get_tracer("opd-test").start_as_current_span("POST /perizinan") as request:
+            await dpmptsp.publish(catalog.event_type(IZIN).example, event_type=IZIN)
+        await wait_until(lambda: bool(inside), message="the adapter handled the event")
+
+    (span,) = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.kind is trace.SpanKind.CONSUMER
+        and (s.attributes or {}).get("messaging.consumer.group.name") == group
+    ]
+    caller = request.get_span_context()
+    assert span.context.trace_id == caller.trace_id  # one trace from HTTP request to adapter
+    assert span.parent is not None and span.parent.span_id == caller.span_id
+    assert inside[0].span_id == span.context.span_id  # the handler ran inside that span
+    assert span.attributes["messaging.destination.name"] == catalog.event_type(IZIN).topic
