@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -220,18 +221,20 @@ async def test_relay_keeps_events_through_a_broker_outage(
 
 
 async def test_two_relays_never_publish_an_event_twice(
-    database: str, catalog: Catalog, bus_settings: BusSettings
+    database: str, postgres_dsn: str, catalog: Catalog, bus_settings: BusSettings
 ) -> None:
     start = await end_offsets(bus_settings, TOPIC)
-    async with connection(database) as conn:
+    async with bus_database(postgres_dsn) as bus_dsn, connection(database) as conn:
         await ensure_schema(conn)
         ids: list[str] = []
         async with conn.transaction():
             for sequence in range(600):
                 key = f"503/TWO/{sequence % 150:05d}"
                 ids.append(await add_event(conn, IZIN, izin(catalog, key, sequence)))
+        # The publication log goes to the bus's own database, as in production.
+        settings = bus_settings.model_copy(update={"database_dsn": bus_dsn})
         first, second = (
-            OutboxRelay(database, settings=bus_settings, batch_size=40, poll_interval=0.2)
+            OutboxRelay(database, settings=settings, batch_size=40, poll_interval=0.2)
             for _ in range(2)
         )
         async with relaying(first), relaying(second):
@@ -241,9 +244,34 @@ async def test_two_relays_never_publish_an_event_twice(
                 message="600 events relayed",
             )
         assert first.stats.sent + second.stats.sent == 600
+        assert first.stats.sent > 0 and second.stats.sent > 0, "both relays shared the work"
         sent = await conn.fetch('SELECT partition, "offset" FROM bus_outbox')
         assert len({(r["partition"], r["offset"]) for r in sent}) == 600
+        async with connection(bus_dsn) as log:
+            logged = await log.fetch(
+                'SELECT event_id, partition, "offset" FROM bus_publication_log WHERE via = $1',
+                "outbox",
+            )
+        assert {r["event_id"] for r in logged} == set(ids)
+        assert {(r["partition"], r["offset"]) for r in logged} == {
+            (r["partition"], r["offset"]) for r in sent
+        }
 
     found = await read_events(bus_settings, start, set(ids))
     assert len(found) == 600, "an event was lost or published twice"
     assert_in_order_per_key(found)
+
+
+@contextlib.asynccontextmanager
+async def bus_database(postgres_dsn: str) -> AsyncIterator[str]:
+    """A second database on the same server, standing for the bus's own."""
+    from bus.testing.plugin import _with_database
+
+    name = f"bus_{uuid.uuid4().hex[:12]}"
+    async with connection(postgres_dsn) as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(postgres_dsn, name)
+    finally:
+        async with connection(postgres_dsn) as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
