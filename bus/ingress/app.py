@@ -26,8 +26,10 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import models_json_schema
 
 from bus import publication_log
 from bus.catalog import Catalog, EventType, System, load_catalog
@@ -148,10 +150,17 @@ class Ingress:
         self.settings = settings
         self.catalog = catalog
         self.database_dsn = database_dsn
-        self.sender = RecordSender(settings)
+        self._sender: RecordSender | None = None
         self._pool: asyncpg.Pool[Any] | None = None
         self._ready: tuple[float, bool] = (0.0, False)
         self._ready_lock = asyncio.Lock()
+
+    @property
+    def sender(self) -> RecordSender:
+        """The Kafka sender, made on first use inside the event loop (aiokafka needs one)."""
+        if self._sender is None:
+            self._sender = RecordSender(self.settings)
+        return self._sender
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
@@ -615,4 +624,34 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "broker unavailable"}, status_code=503)
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_event_schemas(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                ),
+                catalog,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _with_event_schemas(document: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """The OpenAPI document with every event type's data schema as a request body choice."""
+    refs, definitions = models_json_schema(
+        [(et.data, "validation") for et in catalog.event_types],
+        ref_template="#/components/schemas/{model}",
+    )
+    document.setdefault("components", {}).setdefault("schemas", {}).update(
+        definitions.get("$defs", {})
+    )
+    single = document["paths"]["/v1/events/{event_type}"]["post"]["requestBody"]
+    single["content"]["application/json"]["schema"] = {
+        "oneOf": [refs[(et.data, "validation")] for et in catalog.event_types]
+    }
+    return document
