@@ -346,21 +346,24 @@ class Subscriber:
                 offset=failure.original_offset,
             )
         failed_before, started = self.stats.failed, time.perf_counter()
-        with (
-            structlog.contextvars.bound_contextvars(
-                event_id=envelope.id,
-                correlation_id=envelope.correlation_id,
-                trace_id=trace_id_of(envelope.traceparent),
-            ),
-            consume_span(
+        # Bind and reset by token: the same effect as `bound_contextvars`, at a fraction of its
+        # cost, which is paid on every record.
+        tokens = structlog.contextvars.bind_contextvars(
+            event_id=envelope.id,
+            correlation_id=envelope.correlation_id,
+            trace_id=trace_id_of(envelope.traceparent),
+        )
+        try:
+            with consume_span(
                 envelope.traceparent,
                 group=self.group,
                 topic=source,
                 event_id=envelope.id,
                 event_type=envelope.type,
-            ),
-        ):
-            await self._handle(handler, data, envelope, record, failure)
+            ):
+                await self._handle(handler, data, envelope, record, failure)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
         outcome = "failed" if self.stats.failed > failed_before else "handled"
         count_consumed(self.group, source, outcome, time.perf_counter() - started)
 
@@ -480,12 +483,18 @@ Duplicate = _DuplicateMarker()
 
 def decode(record: Record, event_type: EventType) -> Envelope:
     """Step 1: read the CloudEvents envelope and check it is the topic's event type."""
-    envelope = Envelope.from_headers(record.headers or ())
+    envelope = Envelope.from_headers(
+        record.headers or (),
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+    )
     if envelope.type != event_type.type:
         raise EnvelopeError(
             f"ce_type {envelope.type!r} does not belong on topic {record.topic} ({event_type.type})"
         )
-    return envelope.at(record.topic, record.partition, record.offset, record.key)
+    return envelope
 
 
 def validate(record: Record, event_type: EventType) -> EventData:
