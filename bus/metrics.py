@@ -53,20 +53,33 @@ def _metrics(registry: CollectorRegistry) -> tuple[Counter, Counter, Counter, Hi
 PUBLISHED, PUBLISH_FAILURES, CONSUMED, HANDLER_SECONDS = _metrics(REGISTRY)
 
 
+# Labelled children, looked up once per label set: `labels()` takes a lock and builds a tuple
+# on every call, and these counters are bumped once per published and per consumed event.
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Counter | Histogram, *labels: str) -> Any:
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
 def count_publish(delivery: asyncio.Future[Any], system: str, event_type: str, topic: str) -> None:
     """Count `delivery` as published or failed once the broker settles it."""
 
     def settled(done: asyncio.Future[Any]) -> None:
         if not done.cancelled() and done.exception() is None:
-            PUBLISHED.labels(system, event_type, topic).inc()
+            _child(PUBLISHED, system, event_type, topic).inc()
         else:
-            PUBLISH_FAILURES.labels(system, event_type).inc()
+            _child(PUBLISH_FAILURES, system, event_type).inc()
 
     delivery.add_done_callback(settled)
 
 
 def count_consumed(group: str, topic: str, outcome: str, seconds: float | None = None) -> None:
     """Count one consumed event; `seconds` is the handler's run time when it ran."""
-    CONSUMED.labels(group, topic, outcome).inc()
+    _child(CONSUMED, group, topic, outcome).inc()
     if seconds is not None:
-        HANDLER_SECONDS.labels(group, topic).observe(seconds)
+        _child(HANDLER_SECONDS, group, topic).observe(seconds)
