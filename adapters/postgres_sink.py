@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from bus.catalog import EventType
 from bus.envelope import Envelope
+from bus.errors import BusError
 from bus.reliability import Inbox
 from bus.subscribe import Duplicate, Subscriber
 from bus.subscribe.adapter import AdapterOptions
@@ -93,7 +94,7 @@ class SinkTable:
     ) -> SinkTable:
         """The table of `event_type` as seen through the consumer's granted `view`."""
         if event_type.key not in view.model_fields:
-            raise ValueError(
+            raise BusError(
                 f"the key field {event_type.key!r} of {event_type.type} is not granted to this "
                 "system, so events cannot be upserted by entity"
             )
@@ -226,7 +227,7 @@ class PostgresSink:
 async def postgres_sink(options: AdapterOptions) -> AsyncIterator[Subscriber]:
     """The `postgres-sink` adapter: a subscriber whose handler is a `PostgresSink`."""
     if not options.dsn:
-        raise ValueError("postgres-sink needs --dsn (or BUS_ADAPTER_DSN)")
+        raise BusError("postgres-sink needs --dsn (or BUS_ADAPTER_DSN)")
     system = options.subscribing_system()
     subscriber = Subscriber(
         system, group=options.group, catalog=options.catalog, settings=options.settings
@@ -242,7 +243,11 @@ async def postgres_sink(options: AdapterOptions) -> AsyncIterator[Subscriber]:
     )
     # One connection per partition handled concurrently, plus headroom for the retry lane.
     size = event_type.topic_settings.partitions + 2
-    pool = await asyncpg.create_pool(options.dsn, min_size=1, max_size=size)
+    try:
+        pool = await asyncpg.create_pool(options.dsn, min_size=1, max_size=size)
+    except (OSError, asyncpg.PostgresError) as exc:
+        # The DSN may hold a password: name the failure, not the DSN.
+        raise BusError(f"postgres-sink cannot connect to its database: {exc}") from None
     try:
         sink = PostgresSink(pool, table, Inbox(pool, options.group))
         await sink.create_tables()
