@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -177,3 +178,38 @@ async def test_bus_lag_json_prints_the_documented_shape(
         (0, 1, 3, 2),
         (1, 2, 2, 0),
     ]
+
+
+async def test_bus_lag_watch_prints_a_new_scan_on_every_interval(
+    bus_settings: BusSettings, unique: str
+) -> None:
+    topic, group = f"lag.watch.{unique}", f"lag-watch-{unique}"
+    await create_topic(bus_settings, topic, 1)
+    await produce(bus_settings, topic, [3])
+    await consume_and_commit(bus_settings, topic, group, [1])
+
+    env = {**os.environ, "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers}
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("bus")), "lag", "--group", group, "--watch",
+        "--json", "--interval", "0.2",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    documents: list[dict[str, Any]] = []
+    lines: list[str] = []
+    try:
+        while len(documents) < 2:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            assert line, "bus lag --watch exited early"
+            lines.append(line)
+            if line.rstrip("\n") == "}":  # the end of one indented document
+                documents.append(json.loads("".join(lines)))
+                lines.clear()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+
+    for document in documents:
+        (entry,) = document["groups"]
+        assert entry["group"] == group
+        assert entry["lag"] == 2
