@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from bus.catalog import Catalog
@@ -102,10 +102,12 @@ async def _run(
 def render(report: LagReport) -> Group:
     """Rich tables of a lag report: one summary row per group, then its partitions."""
     summary = Table(
-        "group", "status", "lag", "lag (s)", "members", "topics", title="Consumer groups"
-    )
+        "group", "status", _num("lag"), _num("lag (s)"), "members", "topics",
+        title="Consumer groups",
+    )  # fmt: skip
     details = Table(
-        "group", "topic", "partition", "committed", "end", "lag", "lag (s)", "status",
+        "group", "topic", _num("partition"), _num("committed"), _num("end"), _num("lag"),
+        _num("lag (s)"), "status",
         title="Partitions",
     )  # fmt: skip
     for group in report.groups:
@@ -132,3 +134,7 @@ def render(report: LagReport) -> Group:
     if not report.groups:
         return Group(Text("no consumer groups found; name one with --group"))
     return Group(summary, details)
+
+
+def _num(header: str) -> Column:
+    return Column(header, justify="right")
