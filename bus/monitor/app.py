@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.errors import BusError
 from bus.logging import get_logger
 from bus.monitor.exposition import exposition
 from bus.monitor.snapshot import state_document
@@ -110,18 +112,25 @@ async def serve(
     """Run the monitor (scans and HTTP) until `stop` is set; a `bus dev` part."""
     import uvicorn
 
+    host = host or settings.monitor_host
+    port = port if port is not None else settings.monitor_port
+    # Bind first: a busy port is a clear BusError here, not uvicorn exiting the process.
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise BusError(
+            f"the monitor cannot listen on {host}:{port} ({exc.strerror}); "
+            "choose another port with BUS_MONITOR_PORT or --port"
+        ) from None
     monitor = LagMonitor(settings, catalog, groups=groups or [], interval_s=interval_s)
     await monitor.start()
-    config = uvicorn.Config(
-        create_app(monitor),
-        host=host or settings.monitor_host,
-        port=port if port is not None else settings.monitor_port,
-        log_level="warning",
-        lifespan="off",
-    )
+    config = uvicorn.Config(create_app(monitor), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(), name="bus-monitor-http")
-    log.info("monitor listening", host=config.host, port=config.port)
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="bus-monitor-http")
+    log.info("monitor listening", host=host, port=port)
     try:
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED")
     finally:
@@ -129,3 +138,4 @@ async def serve(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, timeout=5)
         await monitor.stop()
+        listener.close()
