@@ -105,6 +105,18 @@ async def history(dsn: str, prefix: str) -> tuple[int, int]:
         await connection.close()
 
 
+async def inbox_rows(dsn: str, group: str) -> int:
+    """Events the group's inbox has recorded as applied."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT count(*) FROM bus_inbox WHERE consumer_group = $1", group
+        )
+        return count
+    finally:
+        await connection.close()
+
+
 class SinkProcess:
     """`bus adapter run postgres-sink …` as a child process, as an operator would run it."""
 
