@@ -67,7 +67,5 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
     """Return a structlog logger bound to a component name."""
-    # Stays lazy (no `.bind()` here): module-level loggers are created at import, before
-    # `configure_logging` runs, and must still use the configuration of the running command.
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name, component=name, **bound)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name).bind(component=name, **bound)
     return logger

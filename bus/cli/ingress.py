@@ -25,11 +25,12 @@ def ingress(
     port: Annotated[int | None, typer.Option(help="Port (default BUS_INGRESS_PORT).")] = None,
 ) -> None:
     """Serve POST /v1/events/{type}, /v1/events:batch, /openapi.json, /healthz, /readyz."""
+    # Settings (and so logging) first: loggers bind their configuration when first made.
+    loaded = _common.settings()
+    catalog = _common.catalog(loaded)
     from bus.ingress import create_app
     from bus.ingress.server import serve
 
-    loaded = _common.settings()
-    catalog = _common.catalog(loaded)
     with _common.bus_errors():
         app = create_app(loaded, catalog)
 

@@ -58,9 +58,9 @@ def relay(
     ] = 1.0,
 ) -> None:
     """Publish unsent outbox rows in order per key until Ctrl-C; several relays may run."""
+    loaded = _common.settings()  # before importing the relay: its logger binds the config
     from bus.outbox import OutboxRelay
 
-    loaded = _common.settings()
     if system is not None:
         _common.catalog(loaded).system(system)  # an unknown system fails now, not per row
 

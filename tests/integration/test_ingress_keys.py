@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from bus.cli import app
 from bus.ingress.keys import authenticate
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def logging_config() -> Iterator[None]:
+    """The commands configure logging to CliRunner's stderr, closed once they return: put the
+    session's configuration back so later tests do not log to a closed stream."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def query(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
