@@ -246,7 +246,7 @@ class Subscriber:
             self._router = None
 
     async def stop(self) -> None:
-        """Ask `run()` to finish the batch in hand, commit it and leave the group."""
+        """Ask `run()` to let in-flight handlers finish, commit what was done, leave the group."""
         self._stopping.set()
 
     async def __aenter__(self) -> Subscriber:
