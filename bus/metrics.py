@@ -12,6 +12,7 @@ They live in prometheus_client's default registry, so an adapter that already ex
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
@@ -68,14 +69,15 @@ def _child(metric: Counter | Histogram, *labels: str) -> Any:
 
 def count_publish(delivery: asyncio.Future[Any], system: str, event_type: str, topic: str) -> None:
     """Count `delivery` as published or failed once the broker settles it."""
+    # A partial, not a closure: fewer objects kept alive per event in flight.
+    delivery.add_done_callback(functools.partial(_settled, system, event_type, topic))
 
-    def settled(done: asyncio.Future[Any]) -> None:
-        if not done.cancelled() and done.exception() is None:
-            _child(PUBLISHED, system, event_type, topic).inc()
-        else:
-            _child(PUBLISH_FAILURES, system, event_type).inc()
 
-    delivery.add_done_callback(settled)
+def _settled(system: str, event_type: str, topic: str, done: asyncio.Future[Any]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        _child(PUBLISHED, system, event_type, topic).inc()
+    else:
+        _child(PUBLISH_FAILURES, system, event_type).inc()
 
 
 def count_consumed(group: str, topic: str, outcome: str, seconds: float | None = None) -> None:
