@@ -41,7 +41,13 @@ def _with_connection(dsn: str | None, work: Callable[[Connection], Awaitable[T]]
         finally:
             await conn.close()
 
-    return asyncio.run(_run())
+    import asyncpg
+
+    try:
+        return asyncio.run(_run())
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _common.err.print(f"[bold red]error:[/] cannot use the bus database: {exc}")
+        raise typer.Exit(1) from None
 
 
 @keys_app.command("create")

@@ -34,7 +34,13 @@ def init(dsn: Dsn) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(_init())
+    import asyncpg
+
+    try:
+        asyncio.run(_init())
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        _common.err.print(f"[bold red]error:[/] cannot create the outbox table: {exc}")
+        raise typer.Exit(1) from None
     _common.out.print("outbox table bus_outbox is ready")
 
 
