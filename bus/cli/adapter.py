@@ -5,22 +5,27 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bus.cli import _common
-from bus.logging import get_logger
-from bus.subscribe import Subscriber
-from bus.subscribe.adapter import AdapterFactory, AdapterOptions, installed_adapters, load_adapter
+
+if TYPE_CHECKING:
+    from bus.subscribe import Subscriber
+    from bus.subscribe.adapter import AdapterFactory, AdapterOptions
 
 adapter_app = typer.Typer(help="Adapters: deliver events into OPD systems (sinks).")
-log = get_logger("bus.adapter")
+
+# The subscribing machinery is imported inside the commands, after `_common.settings()` has
+# configured logging: loggers take their configuration when they are made.
 
 
 @adapter_app.command("list")
 def list_() -> None:
     """List the adapters installed through the `opd_bus.adapters` entry points."""
+    from bus.subscribe.adapter import installed_adapters
+
     for name, target in sorted(installed_adapters().items()):
         _common.out.print(f"{name}\t{target}", highlight=False)
 
@@ -46,6 +51,8 @@ def run(  # noqa: PLR0917 - each Typer option is a parameter
     """Run adapter NAME until SIGTERM or Ctrl-C, then finish the in-flight event and commit."""
     settings = _common.settings()
     catalog = _common.catalog(settings)
+    from bus.subscribe.adapter import AdapterOptions, load_adapter
+
     with _common.bus_errors():
         factory = load_adapter(name)
         options = AdapterOptions(
@@ -74,6 +81,9 @@ async def serve(factory: AdapterFactory, options: AdapterOptions) -> None:
 
 
 def _stopper(subscriber: Subscriber, signum: int) -> Callable[[], None]:
+    from bus.logging import get_logger
+
+    log = get_logger("bus.adapter")
     stopping: set[asyncio.Task[None]] = set()
 
     def on_signal() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -18,9 +18,13 @@ from rich.table import Table
 
 from bus.cli import _common
 from bus.config import BusSettings
-from bus.dlq import DeadLetter, ReplayReport, dlq_topics, read_dead_letters, replay
 from bus.errors import BusError
-from bus.reliability.naming import group_of_dlq
+
+if TYPE_CHECKING:
+    from bus.dlq import DeadLetter, ReplayReport
+
+# bus.dlq is imported inside the functions, after `_common.settings()` has configured logging:
+# loggers take their configuration when they are made.
 
 dlq_app = typer.Typer(help="Dead letters: events a consumer group gave up on, and their replay.")
 
@@ -123,6 +127,8 @@ def replay_(
 
 
 async def _letters(settings: BusSettings, group: str | None, topic: str | None) -> list[DeadLetter]:
+    from bus.dlq import dlq_topics, read_dead_letters
+
     topics = await dlq_topics(settings, group)
     if group is not None and not topics:
         raise BusError(f"group {group!r} has no dead-letter topic")
@@ -135,6 +141,9 @@ async def _letters(settings: BusSettings, group: str | None, topic: str | None) 
 async def _replay(
     settings: BusSettings, group: str | None, topic: str | None, dry_run: bool
 ) -> list[ReplayReport]:
+    from bus.dlq import dlq_topics, replay
+    from bus.reliability.naming import group_of_dlq
+
     topics = await dlq_topics(settings, group)
     if not topics:
         raise BusError(
