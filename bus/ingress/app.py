@@ -410,8 +410,12 @@ def create_app(
     ingress = Ingress(settings, catalog, dsn)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ingress.open()
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
+        try:
+            await ingress.open()
+        except Exception as exc:
+            started.state.startup_error = exc  # for the server to report in one line
+            raise
         try:
             yield
         finally:

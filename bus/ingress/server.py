@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from bus.errors import BusError
+
 
 class EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to the process that embeds it."""
@@ -23,11 +25,30 @@ async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None
     """Serve `app` on host:port until `stop` is set, then shut down gracefully."""
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
     server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve_without_exit(server))
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         server.should_exit = True
         stopping.cancel()
-        await task
+        exited = await task
+    if exited is not None:
+        startup_error = getattr(app.state, "startup_error", None)
+        if startup_error is not None:
+            raise BusError(f"the ingress could not start: {startup_error}")
+        raise BusError(
+            f"the ingress could not listen on {host}:{port} (port in use?); "
+            "choose another with BUS_INGRESS_PORT"
+        )
+
+
+async def _serve_without_exit(server: uvicorn.Server) -> SystemExit | None:
+    # uvicorn calls sys.exit() when the app fails to start or the port cannot be bound. A
+    # SystemExit escaping a task would end the whole process (all of `bus dev`), so it is
+    # caught inside the task and turned into a readable error by `serve`.
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        return exc
+    return None
