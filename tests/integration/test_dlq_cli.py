@@ -112,6 +112,13 @@ async def test_replay_applies_each_dead_letter_once(
             assert {e["error_class"] for e in listed} == {"bus.errors.PermanentError"}
             assert {e["original_topic"] for e in listed} == {IzinTerbit.event_type().topic}
 
+            table = await bus(bus_settings, "dlq", "list", "--group", group)
+            assert "3 dead letter(s)" in table
+            other = await bus(
+                bus_settings, "dlq", "list", "--group", group, "--topic", "bkd.asn.mutasi.v1"
+            )
+            assert "0 dead letter(s)" in other
+
             shown = orjson.loads(
                 await bus(bus_settings, "dlq", "show", listed[0]["position"], "--json")
             )
