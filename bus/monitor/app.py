@@ -127,7 +127,10 @@ async def serve(
         ) from None
     monitor = LagMonitor(settings, catalog, groups=groups or [], interval_s=interval_s)
     await monitor.start()
-    config = uvicorn.Config(create_app(monitor), log_level="warning", lifespan="off")
+    # Dashboards keep an event stream open; do not wait on them for long at shutdown.
+    config = uvicorn.Config(
+        create_app(monitor), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listener]), name="bus-monitor-http")
     log.info("monitor listening", host=host, port=port)
