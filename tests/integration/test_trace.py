@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 import structlog
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bus import publication_log
 from bus.catalog import Catalog
@@ -186,14 +187,35 @@ async def test_w3c_trace_context_flows_from_the_publishers_span_to_the_adapters_
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
+    installed = not isinstance(provider, TracerProvider)
+    if installed:
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        await _trace_one_event(catalog, bus_settings, dpmptsp, exporter, unique)
+    finally:
+        exporter.shutdown()  # later tests' spans are not kept in memory
+        if installed:
+            # The rest of the session runs without an SDK again, as OpenTelemetry's own test
+            # utilities (`reset_trace_globals`) do: the SDK provider is set once per process.
+            from opentelemetry.util._once import Once
+
+            trace._TRACER_PROVIDER_SET_ONCE = Once()
+            trace._TRACER_PROVIDER = None
+
+
+async def _trace_one_event(
+    catalog: Catalog,
+    bus_settings: BusSettings,
+    dpmptsp: Publisher,
+    exporter: InMemorySpanExporter,
+    unique: str,
+) -> None:
+    from opentelemetry import trace
 
     group = f"bapenda.sipd.otel-{unique}"
     subscriber = Subscriber("bapenda.sipd", group, catalog=catalog, settings=bus_settings)
