@@ -12,13 +12,16 @@ from collections.abc import Iterable
 from bus.catalog import Catalog
 from bus.lag.report import LagReport
 from bus.lag.scan import LagScanner
+from bus.reliability.naming import RETRY_PREFIX
 
 
 async def candidate_groups(
     scanner: LagScanner, catalog: Catalog | None, extra: Iterable[str] = ()
 ) -> list[str]:
     """Every group that may exist: listed by the brokers, from the catalog, or named."""
-    found = set(await scanner.list_groups())
+    # Retry groups read delayed topics: their lag is by design, so they are watched only when
+    # named (`--group bus.retry.<group>`).
+    found = {g for g in await scanner.list_groups() if not g.startswith(RETRY_PREFIX)}
     found.update(scanner.settings.monitor_groups)
     found.update(extra)
     if catalog is not None:
