@@ -67,5 +67,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:
     """Return a structlog logger bound to a component name."""
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name).bind(component=name, **bound)
+    # Initial values, not `.bind()`: binding at import would freeze the processor chain before
+    # `configure_logging` runs, and module-level loggers would then skip the redaction step.
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(component=name, **bound)
     return logger
