@@ -32,14 +32,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset of: publish,consume,latency,lag,ingress,outbox",
+        help="comma-separated subset of: breakdown,publish,consume,latency,ingress,outbox,lag",
     )
     return parser.parse_args()
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported after logging is configured: bus modules bind their loggers at import.
-    from bench import consume, ingress, lag, latency, outbox, publish
+    from bench import breakdown, consume, ingress, lag, latency, outbox, publish
     from bench.catalog import PublishEvent, payloads
     from bench.environment import Sizes, bench_settings, create_topics, machine
     from bus.broker.embedded import EmbeddedBroker
@@ -131,6 +131,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             results["ingress_eps"] = round(result.eps)
             details["ingress"] = result.details
 
+        async def run_breakdown() -> None:
+            details["per_event_us"] = await breakdown.run(
+                min(sizes.publish_events, 10_000), repeat=sizes.rounds
+            )
+
+        await step("breakdown", run_breakdown)
         await step("publish", run_publish)
         await step("consume", run_consume)
         await step("latency", run_latency)

@@ -1,0 +1,93 @@
+"""Per-event CPU cost of each step of the publish and consume paths, without a broker.
+
+Each step runs over the same ~120-byte events in a tight loop (best of `repeat` passes), so
+the figures say where an SDK event's time goes, next to the one step the raw baselines also
+do (`model_validate_json` on the consume side). They are CPU costs on this machine, not
+throughput: the broker round trips are in the ratios.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+
+from bench.catalog import PUBLISHER, SUBSCRIBER, ConsumeEvent, PublishEvent, catalog, payloads
+from bus.config import BusSettings
+from bus.envelope import Envelope
+from bus.publish import Publisher, build_record
+from bus.subscribe import Subscriber, decode, validate
+
+
+def _best_us(step: Callable[[], Any], count: int, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - started)
+    return round(best / count * 1e6, 2)
+
+
+async def run(count: int, repeat: int = 3) -> dict[str, dict[str, float]]:
+    """Microseconds per event for each step, publish side and consume side."""
+    settings = BusSettings(_env_file=None, bootstrap_servers="127.0.0.1:9")  # type: ignore[call-arg]
+    data = payloads(count)
+    publish_type = PublishEvent.event_type()
+    consume_type = ConsumeEvent.event_type()
+    source = catalog.system(PUBLISHER)
+    models = [publish_type.data.model_validate(item) for item in data]
+    envelopes = [Envelope.new(source=source.source, type=publish_type.type) for _ in range(count)]
+    publisher = Publisher(PUBLISHER, catalog=catalog, settings=settings)
+    publish = {
+        "validate_dict": lambda: [publish_type.data.model_validate(item) for item in data],
+        "serialize_json": lambda: [m.__pydantic_serializer__.to_json(m) for m in models],
+        "envelope_new": lambda: [
+            Envelope.new(source=source.source, type=publish_type.type) for _ in range(count)
+        ],
+        "envelope_to_headers": lambda: [e.to_headers() for e in envelopes],
+        "build_record": lambda: [build_record(publish_type, source, item) for item in data],
+        "publisher_prepare": lambda: [
+            publisher.prepare(item, event_type=publish_type.type) for item in data
+        ],
+    }
+    records = [build_record(consume_type, source, item) for item in data]
+    consumed = [
+        ConsumerRecord(
+            r.topic, 0, i, 0, 0, r.key, r.value, None, len(r.key), len(r.value), r.headers
+        )
+        for i, r in enumerate(records)
+    ]
+    subscriber = Subscriber(SUBSCRIBER, "bench.breakdown", catalog=catalog, settings=settings)
+
+    @subscriber.handler(ConsumeEvent)
+    async def nothing(event: ConsumeEvent, envelope: Envelope) -> None:
+        """A handler that does nothing, so only the SDK's own work is measured."""
+
+    async def process_all() -> None:
+        for record in consumed:
+            await subscriber._process_record(record)
+
+    consume = {
+        "raw_validate_json": lambda: [
+            consume_type.data.model_validate_json(r.value or b"") for r in consumed
+        ],
+        "decode_envelope": lambda: [decode(r, consume_type) for r in consumed],
+        "validate_record": lambda: [validate(r, consume_type) for r in consumed],
+    }
+    results = {
+        "publish": {name: _best_us(step, count, repeat) for name, step in publish.items()},
+        "consume": {name: _best_us(step, count, repeat) for name, step in consume.items()},
+    }
+    # The whole per-record path of the subscriber (decode, validate, log context, trace
+    # context, handler call, metrics), minus fetching and committing.
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for record in consumed:
+            await subscriber._process_record(record)
+        best = min(best, time.perf_counter() - started)
+    results["consume"]["subscriber_per_record"] = round(best / count * 1e6, 2)
+    await publisher.sender.stop()
+    return results
