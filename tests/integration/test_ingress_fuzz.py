@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -212,8 +213,9 @@ async def _end_offsets(settings: BusSettings) -> dict[TopicPartition, int]:
 
 
 async def _records_until(
-    settings: BusSettings, start: dict[TopicPartition, int], sentinel: str
+    settings: BusSettings, start: dict[TopicPartition, int], sentinel: str, since_ms: int
 ) -> list[bytes]:
+    """Values of the records from `start` up to `sentinel`, created after `since_ms`."""
     consumer = clients.consumer(settings, group_id=None)
     await consumer.start()
     values: list[bytes] = []
@@ -230,7 +232,7 @@ async def _records_until(
                 for record in records:
                     if dict(record.headers)["ce_id"].decode() == sentinel:
                         seen = True
-                    else:
+                    elif record.timestamp > since_ms:
                         values.append(record.value)
     finally:
         await consumer.stop()
@@ -251,6 +253,10 @@ async def test_fuzzed_requests_never_5xx_and_never_publish_invalid_data(
     finally:
         await conn.close()
     start = await _end_offsets(bus_settings)
+    # On Tansu the end offset trails the log end when the last produce batch held several
+    # records (a documented quirk), so `start` may include a few records of earlier tests.
+    # They were all created before this point; the fuzzed ones (CreateTime) after it.
+    since_ms = int(time.time() * 1000)
     tally = Tally()
     izin_type = catalog.event_type(IZIN)
     loop = asyncio.get_running_loop()
@@ -310,7 +316,7 @@ async def test_fuzzed_requests_never_5xx_and_never_publish_invalid_data(
         )
         assert sentinel.status_code == 202
 
-    published = await _records_until(bus_settings, start, sentinel.json()["id"])
+    published = await _records_until(bus_settings, start, sentinel.json()["id"], since_ms)
     print(f"statuses: {dict(sorted(tally.statuses.items()))}, accepted: {tally.accepted_events}")
     # Izin events only: a 202 for another type would be a different topic (and a 403 anyway).
     assert len(published) == tally.accepted_events
