@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -64,7 +65,16 @@ def dev_part(
         dsn = dev_settings.database_dsn
         if not dsn:
             database = embedded_postgres()
-            dsn = await asyncio.to_thread(database.__enter__)
+            try:
+                dsn = await asyncio.to_thread(database.__enter__)
+            except Exception:
+                # Ctrl-C on a terminal signals the whole process group, initdb included: a
+                # start cut short by the same Ctrl-C that stops `bus dev` is not an error.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=2)
+                if stop.is_set():
+                    return
+                raise
         try:
             await _serve_with_demo_key(
                 dev_settings, catalog, dsn, embedded=database is not None, stop=stop
