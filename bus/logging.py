@@ -60,9 +60,15 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+
+
+def _stderr_logger(*args: Any) -> structlog.PrintLogger:
+    # sys.stderr looked up per logger, not captured once: test runners and CLI runners swap
+    # it, and a stream captured at configure time may be closed by the time a line is written.
+    return structlog.PrintLogger(sys.stderr)
 
 
 def get_logger(name: str, **bound: Any) -> structlog.stdlib.BoundLogger:

