@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, for_code
+from aiokafka.errors import IncompatibleBrokerVersion, for_code
 
 from bus.acl.bindings import ALLOW, AclBinding
 from bus.broker import clients
 from bus.broker.admin_requests import CreateAcls
 from bus.config import BusSettings
-from bus.errors import BrokerLimitationError, BrokerUnavailableError, BusError, NoAuthorizerError
+from bus.errors import BrokerLimitationError, BusError, NoAuthorizerError
 from bus.logging import get_logger
 
 log = get_logger("bus.acl")
@@ -36,22 +36,15 @@ async def apply_acls(bindings: Sequence[AclBinding], settings: BusSettings) -> i
     if not bindings:
         return 0
     where = settings.bootstrap_servers
-    admin = clients.admin(settings)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        await admin.close()
-        raise BrokerUnavailableError(f"cannot reach Kafka at {where}: {exc}") from exc
-    try:
-        # aiokafka has no public method for CreateAcls; _send_request picks a broker.
-        response: Any = await admin._send_request(CreateAcls(_creation(b) for b in bindings))
-    except (IncompatibleBrokerVersion, NotImplementedError) as exc:
-        raise BrokerLimitationError(
-            f"cannot apply ACLs: the broker at {where} does not implement CreateAcls v1 "
-            f"(Kafka admin API 30) [{exc}]"
-        ) from exc
-    finally:
-        await admin.close()
+    async with clients.admin_session(settings) as admin:
+        try:
+            # aiokafka has no public method for CreateAcls; _send_request picks a broker.
+            response: Any = await admin._send_request(CreateAcls(_creation(b) for b in bindings))
+        except (IncompatibleBrokerVersion, NotImplementedError) as exc:
+            raise BrokerLimitationError(
+                f"cannot apply ACLs: the broker at {where} does not implement CreateAcls v1 "
+                f"(Kafka admin API 30) [{exc}]"
+            ) from exc
     results = response.creation_responses
     if results is None or len(results) != len(bindings):
         raise NoAuthorizerError(

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from bus.config import BusSettings
+from bus.errors import BrokerUnavailableError
+
+
+def unreachable(settings: BusSettings, exc: BaseException) -> BrokerUnavailableError:
+    """The error every component raises when the cluster cannot be reached."""
+    return BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}")
+
+
+@contextlib.asynccontextmanager
+async def admin_session(settings: BusSettings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A connected admin client for the block; a failure to connect is `BrokerUnavailableError`."""
+    client = admin(settings)
+    try:
+        await client.start()
+    except KafkaError as exc:
+        await client.close()
+        raise unreachable(settings, exc) from exc
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 def producer(settings: BusSettings, **overrides: Any) -> AIOKafkaProducer:

@@ -43,7 +43,6 @@ from aiokafka.structs import TopicPartition
 
 from bus.broker import clients
 from bus.config import BusSettings
-from bus.errors import BrokerUnavailableError
 from bus.lag.report import GroupLag, LagReport, Member, PartitionLag
 from bus.logging import get_logger
 
@@ -95,9 +94,7 @@ class LagScanner:
         try:
             await self._admin.start()
         except KafkaError as exc:
-            raise BrokerUnavailableError(
-                f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
-            ) from exc
+            raise clients.unreachable(self.settings, exc) from exc
         self._started = True
 
     async def close(self) -> None:

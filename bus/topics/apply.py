@@ -12,9 +12,8 @@ shrink (Kafka cannot remove partitions) or a topic the catalog dropped is only a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +33,6 @@ from bus.catalog import EventType
 from bus.config import BusSettings
 from bus.errors import (
     BrokerLimitationError,
-    BrokerUnavailableError,
     BusError,
     TopicChangeRefusedError,
 )
@@ -90,7 +88,7 @@ async def plan_topics(
 ) -> TopicPlan:
     """Compare the catalog's topics with the broker's; delete candidates are OPD-prefixed."""
     event_types = list(event_types)
-    async with _connected(settings) as admin:
+    async with clients.admin_session(settings) as admin:
         cluster = await observe(
             admin, only={et.topic for et in event_types}, read_configs=read_configs
         )
@@ -108,7 +106,7 @@ async def apply_plan(
     if plan.shrink and not allow_delete:
         raise TopicChangeRefusedError("; ".join(plan.errors))
     done = AppliedChanges()
-    async with _connected(settings) as admin:
+    async with clients.admin_session(settings) as admin:
         try:
             await _create(admin, plan.create, done.created)
             await _alter_configs(admin, plan, done.configs_altered, settings.bootstrap_servers)
@@ -122,23 +120,6 @@ async def apply_plan(
             raise type(exc)(f"{exc} (already applied: {done.summary()})") from exc
     log.info("topics applied", changes=done.summary())
     return done
-
-
-@contextlib.asynccontextmanager
-async def _connected(settings: BusSettings) -> AsyncIterator[AIOKafkaAdminClient]:
-    """An admin client for the block, with a connection failure as a bus error."""
-    admin = clients.admin(settings)
-    try:
-        await admin.start()
-    except KafkaError as exc:
-        await admin.close()
-        raise BrokerUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}"
-        ) from exc
-    try:
-        yield admin
-    finally:
-        await admin.close()
 
 
 async def _create(admin: AIOKafkaAdminClient, specs: Iterable[TopicSpec], done: list[str]) -> None:
