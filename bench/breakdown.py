@@ -17,7 +17,7 @@ from aiokafka.structs import ConsumerRecord
 from bench.catalog import PUBLISHER, SUBSCRIBER, ConsumeEvent, PublishEvent, catalog, payloads
 from bus.config import BusSettings
 from bus.envelope import Envelope
-from bus.publish import Publisher, build_record
+from bus.publish import build_record
 from bus.subscribe import Subscriber, decode, validate
 
 
@@ -39,7 +39,6 @@ async def run(count: int, repeat: int = 3) -> dict[str, dict[str, float]]:
     source = catalog.system(PUBLISHER)
     models = [publish_type.data.model_validate(item) for item in data]
     envelopes = [Envelope.new(source=source.source, type=publish_type.type) for _ in range(count)]
-    publisher = Publisher(PUBLISHER, catalog=catalog, settings=settings)
     publish = {
         "validate_dict": lambda: [publish_type.data.model_validate(item) for item in data],
         "serialize_json": lambda: [m.__pydantic_serializer__.to_json(m) for m in models],
@@ -48,9 +47,6 @@ async def run(count: int, repeat: int = 3) -> dict[str, dict[str, float]]:
         ],
         "envelope_to_headers": lambda: [e.to_headers() for e in envelopes],
         "build_record": lambda: [build_record(publish_type, source, item) for item in data],
-        "publisher_prepare": lambda: [
-            publisher.prepare(item, event_type=publish_type.type) for item in data
-        ],
     }
     records = [build_record(consume_type, source, item) for item in data]
     consumed = [
@@ -89,5 +85,4 @@ async def run(count: int, repeat: int = 3) -> dict[str, dict[str, float]]:
             await subscriber._process_record(record)
         best = min(best, time.perf_counter() - started)
     results["consume"]["subscriber_per_record"] = round(best / count * 1e6, 2)
-    await publisher.sender.stop()
     return results

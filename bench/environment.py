@@ -43,7 +43,7 @@ class Sizes:
             lag_groups=50,
             lag_topics=20,
             lag_topic_partitions=12,
-            ingress_events=5_000,
+            ingress_events=3_000,
             outbox_events=10_000,
         )
 
