@@ -123,13 +123,22 @@ async def _ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> 
     raise TimeoutError("bus ingress was not ready within 60 s")
 
 
+async def _post(client: httpx.AsyncClient, path: str, body: Any) -> httpx.Response:
+    try:
+        return await client.post(path, json=body)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # The server closed an idle keep-alive connection as the client reused it; the request
+        # never reached the application, so sending it again on a new connection is safe.
+        return await client.post(path, json=body)
+
+
 async def _single(client: httpx.AsyncClient, data: list[dict[str, Any]]) -> float:
     path = f"/v1/events/{EVENT_TYPE.type}"
     queue = iter(data)
 
     async def worker() -> None:
         for item in queue:
-            response = await client.post(path, json=item)
+            response = await _post(client, path, item)
             if response.status_code != 202:
                 raise RuntimeError(f"ingress answered {response.status_code}: {response.text}")
 
@@ -148,7 +157,7 @@ async def _batched(client: httpx.AsyncClient, data: list[dict[str, Any]]) -> flo
 
     async def worker() -> None:
         for body in batches:
-            response = await client.post("/v1/events:batch", json=body)
+            response = await _post(client, "/v1/events:batch", body)
             if response.status_code != 202:
                 raise RuntimeError(f"ingress answered {response.status_code}: {response.text}")
 
