@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -190,8 +191,12 @@ def main() -> None:
     from bench.results import missing_keys, print_table, write
 
     started = time.perf_counter()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
     results = asyncio.run(_run(args))
+    results["machine"]["load_average_at_start"] = load_at_start
     results["details"]["total_seconds"] = round(time.perf_counter() - started, 1)
+    # The machine may be shared: how busy it was says how far to trust absolute figures.
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     missing = missing_keys(results)
     if missing:
         raise SystemExit(f"results lack {missing}")
