@@ -1,11 +1,11 @@
 """`python -m bench` (`make bench`): run every benchmark and write `bench/results.json`.
 
-    python -m bench                    # full run, a few minutes on 2 cores
+    python -m bench                    # full run, 2-3 minutes on 2 cores
     python -m bench --tiny --output /tmp/r.json   # every code path at a tiny size, seconds
 
-Each run starts its own embedded broker (and PostgreSQL for the outbox), so nothing needs to
-be running first. Ratios compare the SDK with a raw aiokafka client on the same broker in the
-same run, rounds interleaved, medians reported.
+Each run starts its own embedded broker (and PostgreSQL for the outbox and the ingress), so
+nothing needs to be running first. Ratios compare the SDK with a raw aiokafka client on the
+same broker in the same run, rounds interleaved, medians reported.
 """
 
 from __future__ import annotations
