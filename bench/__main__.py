@@ -116,7 +116,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             result = await latency.run(settings, sizes)
             results["e2e_p50_ms"] = round(result.p50_ms, 2)
             results["e2e_p99_ms"] = round(result.p99_ms, 2)
+            raw = await latency.run_raw(settings, sizes)
             details["latency"] = {
+                "raw_p50_ms": round(raw.p50_ms, 2),
+                "raw_p99_ms": round(raw.p99_ms, 2),
+                "raw_max_ms": round(raw.max_ms, 2),
                 "max_ms": round(result.max_ms, 2),
                 "events": result.events,
                 "rate_per_s": result.rate,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from bench.catalog import PUBLISHER, SUBSCRIBER, LatencyEvent, catalog, payloads
 from bench.environment import Sizes
 from bench.measure import finish
+from bus.broker import clients
 from bus.config import BusSettings
 from bus.envelope import Envelope
 from bus.publish import Publisher
@@ -63,6 +64,78 @@ async def run(settings: BusSettings, sizes: Sizes) -> Latency:
     finally:
         await subscriber.stop()
         await task
+    ms = sorted(value * 1000 for value in latencies)
+    return Latency(
+        p50_ms=statistics.median(ms),
+        p99_ms=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+        max_ms=ms[-1],
+        events=len(ms),
+        rate=sizes.latency_rate,
+    )
+
+
+async def run_raw(settings: BusSettings, sizes: Sizes) -> Latency:
+    """The same measurement with a raw aiokafka producer and `getmany` consumer, for context.
+
+    Same settings (linger, fetch wait, batch sizes), same topic and rate; the producer sends
+    ready-made bytes with its send time in a header, the consumer validates each value with
+    the same pydantic model, records the latency and commits per batch. What the SDK adds to
+    latency is the difference between the two.
+    """
+    total = int(sizes.latency_rate * sizes.latency_seconds)
+    values = [
+        EVENT_TYPE.data.model_validate(item).model_dump_json().encode() for item in payloads(total)
+    ]
+    latencies: list[float] = []
+    consumer = clients.consumer(
+        settings, EVENT_TYPE.topic, group_id=f"bench.latency.raw.{uuid.uuid4().hex[:8]}"
+    )
+    producer = clients.producer(settings)
+    await asyncio.gather(consumer.start(), producer.start())
+    try:
+        # Start from the log end: the SDK's run left its events on the topic.
+        deadline = time.monotonic() + 30
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the raw consumer got no partitions within 30 s")
+            await consumer.getmany(timeout_ms=100)
+        await consumer.seek_to_end()
+        for tp in consumer.assignment():
+            await consumer.position(tp)
+
+        async def consume() -> None:
+            model = EVENT_TYPE.data
+            while len(latencies) < total:
+                batch = await consumer.getmany(
+                    timeout_ms=settings.consumer_fetch_timeout_ms,
+                    max_records=settings.consumer_max_records,
+                )
+                for records in batch.values():
+                    for record in records:
+                        model.model_validate_json(record.value or b"")
+                        stamp = dict(record.headers).get("sent_at")
+                        if stamp is None:
+                            # One of the SDK run's events: on Tansu the log end the consumer
+                            # seeks to can trail the last produce batch by a few records.
+                            continue
+                        latencies.append(time.time() - float(stamp))
+                if batch:
+                    await consumer.commit()
+
+        reading = asyncio.create_task(consume())
+        started = time.perf_counter()
+        sent = 0
+        while sent < total:
+            due = min(total, int((time.perf_counter() - started) * sizes.latency_rate) + 1)
+            while sent < due:
+                stamp = repr(time.time()).encode()
+                await producer.send(EVENT_TYPE.topic, values[sent], headers=[("sent_at", stamp)])
+                sent += 1
+            await asyncio.sleep(0.001)
+        await producer.flush()
+        await asyncio.wait_for(reading, 30)
+    finally:
+        await asyncio.gather(consumer.stop(), producer.stop())
     ms = sorted(value * 1000 for value in latencies)
     return Latency(
         p50_ms=statistics.median(ms),
