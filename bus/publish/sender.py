@@ -18,14 +18,14 @@ checked when they were written).
 from __future__ import annotations
 
 import asyncio
-import functools
+from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
-from aiokafka.structs import RecordMetadata
 
 from bus.broker import clients
 from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, BusError, PublishError
+from bus.publish.batches import OpenBatch, PartitionBatches
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord
 
@@ -36,9 +36,13 @@ class RecordSender:
     def __init__(self, settings: BusSettings) -> None:
         self.settings = settings
         self._producer = clients.producer(settings)
+        self._batches = self._new_batches()
         self._in_flight = asyncio.Semaphore(settings.producer_max_in_flight)
-        self._pending: set[asyncio.Future[Delivery]] = set()
+        self._buffered = 0
         self._started = False
+
+    def _new_batches(self) -> PartitionBatches:
+        return PartitionBatches(self._producer, self.settings.producer_linger_ms, self._settle)
 
     @property
     def started(self) -> bool:
@@ -48,7 +52,7 @@ class RecordSender:
     @property
     def buffered(self) -> int:
         """Records sent but not yet acknowledged or failed."""
-        return len(self._pending)
+        return self._buffered
 
     async def start(self) -> None:
         """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached."""
@@ -60,6 +64,7 @@ class RecordSender:
             await self._producer.stop()
             # A failed start leaves aiokafka's producer unusable: the next start gets a new one.
             self._producer = clients.producer(self.settings)
+            self._batches = self._new_batches()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
             ) from exc
@@ -80,48 +85,45 @@ class RecordSender:
             raise BrokerUnavailableError("the publisher is not connected: call start() first")
         await self._in_flight.acquire()
         try:
-            ack = await self._producer.send(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
+            partition = await self._batches.partition_of(record.topic, record.key)
+            delivery: asyncio.Future[Delivery] = self._batches.append(record, partition)
         except KafkaError as exc:
             self._in_flight.release()
             raise publish_error(exc, self.settings) from exc
+        except ValueError as exc:
+            self._in_flight.release()
+            raise PublishError(str(exc)) from exc
         except BaseException:
             self._in_flight.release()
             raise
-        delivery: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
-        self._pending.add(delivery)
-        # Only the event id is kept until the ack: the record (envelope, headers, value) is
-        # garbage as soon as the producer has buffered its bytes. With thousands of events in
-        # flight, every object kept alive per event costs garbage-collection time.
-        ack.add_done_callback(functools.partial(self._settle, delivery, record.envelope.id))
+        self._buffered += 1
         return delivery
 
-    def _settle(
-        self,
-        delivery: asyncio.Future[Delivery],
-        event_id: str,
-        ack: asyncio.Future[RecordMetadata],
-    ) -> None:
-        self._in_flight.release()
-        self._pending.discard(delivery)
-        if delivery.done():
+    def _settle(self, batch: OpenBatch, ack: asyncio.Future[Any]) -> None:
+        """Resolve every record of an acknowledged (or failed) batch, in order."""
+        count = len(batch.events)
+        self._buffered -= count
+        for _ in range(count):
+            self._in_flight.release()
+        if ack.cancelled() or ack.exception() is not None:
+            error = ack.exception() if not ack.cancelled() else None
+            for pending, event_id in batch.events:
+                if not pending.done():
+                    pending.set_exception(
+                        publish_error(error, self.settings)
+                        if error is not None
+                        else PublishError(f"send of event {event_id} was cancelled")
+                    )
             return
-        if ack.cancelled():
-            delivery.set_exception(PublishError(f"send of event {event_id} was cancelled"))
-        elif (exc := ack.exception()) is not None:
-            delivery.set_exception(publish_error(exc, self.settings))
-        else:
-            meta = ack.result()
-            delivery.set_result(Delivery(event_id, meta.topic, meta.partition, meta.offset))
+        base = ack.result().offset
+        for index, (pending, event_id) in enumerate(batch.events):
+            if not pending.done():
+                pending.set_result(Delivery(event_id, batch.topic, batch.partition, base + index))
 
     async def flush(self) -> None:
         """Wait until every record buffered so far is acknowledged or failed."""
-        if not self._started:
-            return
-        await self._producer.flush()
-        if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        if self._started:
+            await self._batches.drain()
 
     async def cluster_reachable(self, timeout: float = 2.0) -> bool:  # noqa: ASYNC109
         """True if the cluster answers a metadata request within `timeout` seconds."""

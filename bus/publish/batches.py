@@ -1,0 +1,135 @@
+"""Per-partition record batches that the bus fills itself and hands to the producer whole.
+
+aiokafka's `send()` costs about as much per record as all of the bus's own work (validation,
+envelope, key, serialisation) together: it resolves metadata, partitions, serialises and makes
+a future for every record. The bus already has the key and the bytes, so it appends each record
+straight into an open `BatchBuilder` of its partition (the producer's own partitioner picks the
+partition, exactly as `send()` would) and submits the batch with `send_batch` when it is full,
+when `linger_ms` has passed since its first record, or on `flush()`.
+
+Order per partition is kept: batches of one partition are submitted one after the other under
+a FIFO lock, in the order they were opened, and Kafka appends a batch's records in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from bus.publish.record import OutgoingRecord
+
+
+@dataclass(eq=False)
+class OpenBatch:
+    """One partition's batch being filled: the builder and each record's pending future."""
+
+    topic: str
+    partition: int
+    builder: Any
+    events: list[tuple[asyncio.Future[Any], str]] = field(default_factory=list)
+    linger: asyncio.TimerHandle | None = None
+
+
+Settle = Callable[[OpenBatch, "asyncio.Future[Any]"], None]
+
+
+class PartitionBatches:
+    """Open batches per topic-partition, submitted in order to one producer."""
+
+    def __init__(self, producer: AIOKafkaProducer, linger_ms: int, settle: Settle) -> None:
+        self._producer = producer
+        self._linger_s = linger_ms / 1000
+        self._settle = settle
+        self._open: dict[tuple[str, int], OpenBatch] = {}
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._known_topics: set[str] = set()
+        self._submitting: set[asyncio.Task[None]] = set()
+        self._unacknowledged: set[asyncio.Future[Any]] = set()
+
+    async def partition_of(self, topic: str, key: bytes | None) -> int:
+        """The partition the producer's partitioner assigns to `key` (metadata loaded once)."""
+        if topic not in self._known_topics:
+            await self._producer.partitions_for(topic)
+            self._known_topics.add(topic)
+        partition: int = self._producer._partition(topic, None, None, None, key, None)
+        return partition
+
+    def append(self, record: OutgoingRecord, partition: int) -> asyncio.Future[Any]:
+        """Add one record to its partition's open batch; returns the record's pending future."""
+        topic, key, value, headers = record.topic, record.key, record.value, record.headers
+        event_id = record.envelope.id
+        slot = (topic, partition)
+        batch = self._open.get(slot)
+        if batch is None:
+            batch = self._open_batch(topic, partition)
+        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            self._submit(batch)  # full: ship it and start the next one
+            batch = self._open_batch(topic, partition)
+            if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                del self._open[slot]
+                raise ValueError(
+                    f"event {event_id} ({len(value)} bytes) is larger than "
+                    "producer_max_batch_bytes allows"
+                )
+        pending: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        batch.events.append((pending, event_id))
+        return pending
+
+    def submit_all(self) -> None:
+        """Ship every open batch now, without waiting for `linger_ms`."""
+        for batch in list(self._open.values()):
+            self._submit(batch)
+
+    async def drain(self) -> None:
+        """Ship every open batch and wait until each is acknowledged or failed and settled."""
+        self.submit_all()
+        while self._submitting or self._unacknowledged:
+            await asyncio.gather(
+                *list(self._submitting), *list(self._unacknowledged), return_exceptions=True
+            )
+
+    def _open_batch(self, topic: str, partition: int) -> OpenBatch:
+        batch = OpenBatch(topic, partition, self._producer.create_batch())
+        self._open[(topic, partition)] = batch
+        if self._linger_s > 0:
+            batch.linger = asyncio.get_running_loop().call_later(
+                self._linger_s, self._submit, batch
+            )
+        else:
+            asyncio.get_running_loop().call_soon(self._submit, batch)
+        return batch
+
+    def _submit(self, batch: OpenBatch) -> None:
+        slot = (batch.topic, batch.partition)
+        if self._open.get(slot) is not batch:
+            return  # already submitted (full, flushed, or its linger fired)
+        del self._open[slot]
+        if batch.linger is not None:
+            batch.linger.cancel()
+        batch.builder.close()
+        task = asyncio.get_running_loop().create_task(self._ship(batch))
+        self._submitting.add(task)
+        task.add_done_callback(self._submitting.discard)
+
+    async def _ship(self, batch: OpenBatch) -> None:
+        lock = self._locks.setdefault((batch.topic, batch.partition), asyncio.Lock())
+        async with lock:  # FIFO: batches of a partition reach the producer in opening order
+            try:
+                ack = await self._producer.send_batch(
+                    batch.builder, batch.topic, partition=batch.partition
+                )
+            except Exception as exc:
+                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)
+                self._settle(batch, failed)
+                return
+        self._unacknowledged.add(ack)
+        ack.add_done_callback(lambda done: self._acknowledged(batch, done))
+
+    def _acknowledged(self, batch: OpenBatch, ack: asyncio.Future[Any]) -> None:
+        self._unacknowledged.discard(ack)
+        self._settle(batch, ack)
