@@ -12,6 +12,7 @@ OPD developers get the same fixtures this project tests itself with:
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -62,20 +63,29 @@ def postgres_dsn() -> Iterator[str]:
 @pytest.fixture
 async def database(postgres_dsn: str) -> AsyncIterator[str]:
     """A fresh, empty database per test; yields its DSN."""
+    async with scratch_database(postgres_dsn) as dsn:
+        yield dsn
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_dsn: str, prefix: str = "t") -> AsyncIterator[str]:
+    """Create an empty database on `server_dsn` for the block, then drop it; yields its DSN."""
     import asyncpg
 
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_dsn)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    yield _with_database(postgres_dsn, name)
-    admin = await asyncpg.connect(postgres_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield _with_database(server_dsn, name)
     finally:
-        await admin.close()
+        admin = await asyncpg.connect(server_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture

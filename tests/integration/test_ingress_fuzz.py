@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from bus.config import BusSettings
 from bus.errors import SchemaValidationError
 from bus.ingress import create_app
 from bus.ingress.keys import create_key, ensure_schema
+from bus.testing.plugin import scratch_database
 from bus.validation import validate_data
 
 pytestmark = pytest.mark.integration
@@ -186,20 +186,8 @@ def requests(catalog: Catalog) -> st.SearchStrategy[FuzzRequest]:
 
 @pytest.fixture(scope="module")
 async def fuzz_database(postgres_dsn: str) -> AsyncIterator[str]:
-    from bus.testing.plugin import _with_database
-
-    name = f"fuzz_{uuid.uuid4().hex[:12]}"
-    admin: asyncpg.Connection[Any] = await asyncpg.connect(postgres_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _with_database(postgres_dsn, name)
-    admin = await asyncpg.connect(postgres_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with scratch_database(postgres_dsn, prefix="fuzz") as dsn:
+        yield dsn
 
 
 async def _end_offsets(settings: BusSettings) -> dict[TopicPartition, int]:
