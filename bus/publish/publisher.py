@@ -7,11 +7,12 @@
         results = await publisher.publish_batch(events, return_exceptions=True)
         await publisher.flush()                                  # everything sent is settled
 
-`send` never waits for the broker per event: records are batched by the Kafka producer and
-acknowledged together. The buffer is bounded: at most `producer_max_in_flight` events are sent
-but not yet acknowledged; when it is full, `send` waits (backpressure) instead of growing
-memory or dropping events. Each event's future ends in a `Delivery` (topic, partition, offset)
-or a `BusError` saying why that event was not acknowledged.
+`send` never waits for the broker per event: records are appended to per-partition batches
+(`bus.publish.batches`) and acknowledged together. The buffer is bounded: at most
+`producer_max_in_flight` events are sent but not yet acknowledged; when it is full, `send`
+waits (backpressure) instead of growing memory or dropping events. Each event's future ends
+in a `Delivery` (topic, partition, offset) or a `BusError` saying why that event was not
+acknowledged.
 """
 
 from __future__ import annotations
