@@ -31,11 +31,6 @@ def new_traceparent() -> str:
     return _traceparent(os.urandom(24).hex())
 
 
-def new_event_id() -> str:
-    """A random (version 4) UUID as text, the id of a new event."""
-    return _uuid4(os.urandom(16).hex())
-
-
 # Hot path: an id and a traceparent for every published event. Formatting random hex directly
 # costs a fraction of `str(uuid.uuid4())` plus three `os.urandom` calls.
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
@@ -49,13 +44,6 @@ def _uuid4(h: str) -> str:
 def _traceparent(h: str) -> str:
     # 48 random hex digits → 32 for the trace id, 16 for the span id.
     return f"00-{h[:32]}-{h[32:48]}-01"
-
-
-def child_traceparent(parent: str | None) -> str:
-    """A traceparent continuing `parent`'s trace with a new span id, or a fresh one."""
-    if parent and len(parent) == 55 and parent[2] == "-":
-        return f"{parent[:36]}{os.urandom(8).hex()}{parent[52:]}"
-    return new_traceparent()
 
 
 @dataclass(frozen=True, slots=True)

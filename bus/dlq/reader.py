@@ -15,7 +15,7 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.errors import UnknownEventTypeError
 from bus.logging import mask
-from bus.reliability.failure import Failure, without_failure
+from bus.reliability.failure import Failure
 from bus.reliability.naming import DLQ_PREFIX, dlq_topic
 
 
@@ -55,10 +55,6 @@ class DeadLetter:
     def event_type(self) -> str:
         """The original event type (`ce_type`), or `?`."""
         return self.ce.get("ce_type", "?")
-
-    def original_headers(self) -> list[tuple[str, bytes]]:
-        """The headers the event had before it failed."""
-        return without_failure(self.headers)
 
     def masked_data(self, catalog: Catalog) -> Any:
         """The event data with its type's personal fields masked; a note if it is not JSON."""

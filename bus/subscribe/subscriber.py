@@ -34,7 +34,7 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
@@ -118,9 +118,11 @@ class Subscriber:
         self.retries_assigned = asyncio.Event()
 
     @property
-    def _consumer(self) -> AIOKafkaConsumer | None:
-        """The consumer of the source topics (the group's own member)."""
-        return self._source.consumer if self._source is not None else None
+    def assignment(self) -> frozenset[TopicPartition]:
+        """Source-topic partitions the group assigns to this member now (empty when stopped)."""
+        if self._source is None:
+            return frozenset()
+        return frozenset(self._source.consumer.assignment())
 
     # Registration ---------------------------------------------------------------------------
 

@@ -40,9 +40,7 @@ class Member:
 
     def assignment(self) -> set[TopicPartition]:
         """Partitions the group currently assigns to this member."""
-        # Subscriber has no public view of its assignment yet; the consumer's is authoritative.
-        consumer = self.subscriber._consumer
-        return set(consumer.assignment()) if consumer is not None else set()
+        return set(self.subscriber.assignment)
 
 
 async def test_two_groups_each_receive_every_event_and_members_split_partitions(
