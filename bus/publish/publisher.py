@@ -18,6 +18,7 @@ acknowledged.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -27,7 +28,7 @@ from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, NotOwnerError
 from bus.logging import get_logger
-from bus.metrics import count_publish
+from bus.metrics import count_publish_failures, count_published
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord, build_record
 from bus.publish.sender import RecordSender
@@ -110,7 +111,9 @@ class Publisher:
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
         """Buffer a prepared record; returns a future of its `Delivery` without awaiting the ack."""
         delivery = await self.sender.send_record(record)
-        count_publish(delivery, self.system.id, record.envelope.type, record.topic)
+        delivery.add_done_callback(
+            functools.partial(_count, self.system.id, record.envelope.type, record.topic)
+        )
         return delivery
 
     async def send(
@@ -161,3 +164,10 @@ class Publisher:
     async def flush(self) -> None:
         """Wait until every event sent so far is acknowledged or failed."""
         await self.sender.flush()
+
+
+def _count(system: str, event_type: str, topic: str, done: asyncio.Future[Delivery]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        count_published(system, event_type, topic)
+    else:
+        count_publish_failures(system, event_type)

@@ -52,7 +52,7 @@ from bus.errors import (
     SchemaValidationError,
 )
 from bus.logging import get_logger
-from bus.metrics import count_consumed
+from bus.metrics import count_consumed, observe_handler_seconds
 from bus.reliability.failure import Failure, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
@@ -367,7 +367,8 @@ class Subscriber:
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
         outcome = "failed" if self.stats.failed > failed_before else "handled"
-        count_consumed(self.group, source, outcome, time.perf_counter() - started)
+        count_consumed(self.group, source, outcome)
+        observe_handler_seconds(self.group, source, (time.perf_counter() - started,))
 
     async def _handle(
         self,
