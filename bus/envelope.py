@@ -21,9 +21,18 @@ Headers = list[tuple[str, bytes]]
 
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type")
 # Headers that are attributes of their own, not extensions.
-_KNOWN = frozenset(
-    {*_REQUIRED, "ce_time", "ce_dataschema", "ce_correlationid", "ce_datacontenttype"}
+_NOT_EXTENSIONS = frozenset(
+    {
+        *_REQUIRED,
+        "ce_time",
+        "ce_dataschema",
+        "ce_correlationid",
+        "ce_datacontenttype",
+        "content-type",
+        "traceparent",
+    }
 )
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 
 
 def new_traceparent() -> str:
@@ -46,9 +55,14 @@ def _traceparent(h: str) -> str:
     return f"00-{h[:32]}-{h[32:48]}-01"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
-    """CloudEvents attributes of one event, plus where it was read from when consumed."""
+    """CloudEvents attributes of one event, plus where it was read from when consumed.
+
+    Treat it as a value: nothing in the bus changes an envelope once built. It is not a
+    frozen dataclass because building a frozen one costs 2.6 µs against 0.3 µs, and the
+    bus builds one for every event it publishes and every record it consumes.
+    """
 
     id: str
     source: str
@@ -128,47 +142,56 @@ class Envelope:
         `topic`, `partition`, `offset` and `key` give the position of the record the headers
         were read from (as `at()` does, without building the envelope twice).
         """
-        values: dict[str, str] = {}
-        extensions: dict[str, str] = {}
+        # Runs once per consumed record: one dict of the raw headers, and only the headers the
+        # envelope uses are decoded (a foreign binary header is none of its business).
+        raw = dict(headers)
+        get = raw.get
         try:
-            for name, raw in headers:
-                value = raw.decode() if raw is not None else ""
-                values[name] = value
-                if name not in _KNOWN and name.startswith("ce_"):
-                    extensions[name[3:]] = value
+            event_id, source, type_ = (
+                _text(get("ce_id")),
+                _text(get("ce_source")),
+                _text(get("ce_type")),
+            )
+            specversion = _text(get("ce_specversion"))
+            if not (specversion and event_id and source and type_):
+                missing = [name for name in _REQUIRED if not get(name)]
+                raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+            if specversion != SPECVERSION:
+                raise EnvelopeError(f"ce_specversion {specversion!r} is not {SPECVERSION}")
+            content_type = get("content-type") or get("ce_datacontenttype")
+            if content_type and not content_type.startswith(_CONTENT_TYPE_BYTES):
+                raise EnvelopeError(
+                    f"content-type {content_type.decode(errors='replace')!r} is not {CONTENT_TYPE}"
+                )
+            raw_time = _text(get("ce_time"))
+            try:
+                time = datetime.fromisoformat(raw_time) if raw_time else datetime.now(UTC)
+            except ValueError:
+                raise EnvelopeError(f"ce_time {raw_time!r} is not an RFC 3339 timestamp") from None
+            extensions: dict[str, str] = {}
+            others = raw.keys() - _NOT_EXTENSIONS
+            if others:  # rare: the bus itself sends none
+                for name in others:
+                    if name.startswith("ce_"):
+                        extensions[name[3:]] = _text(raw[name]) or ""
+            return cls(
+                event_id,
+                source,
+                type_,
+                time,
+                _text(get("ce_dataschema")),
+                _text(get("ce_correlationid")),
+                _text(get("traceparent")),
+                SPECVERSION,
+                CONTENT_TYPE,
+                extensions,
+                topic,
+                partition,
+                offset,
+                key,
+            )
         except UnicodeDecodeError as exc:
             raise EnvelopeError(f"header is not UTF-8: {exc}") from None
-        missing = [name for name in _REQUIRED if not values.get(name)]
-        if missing:
-            raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
-        if values["ce_specversion"] != SPECVERSION:
-            raise EnvelopeError(f"ce_specversion {values['ce_specversion']!r} is not {SPECVERSION}")
-        content_type = (
-            values.get("content-type") or values.get("ce_datacontenttype") or CONTENT_TYPE
-        )
-        if not content_type.startswith(CONTENT_TYPE):
-            raise EnvelopeError(f"content-type {content_type!r} is not {CONTENT_TYPE}")
-        raw_time = values.get("ce_time")
-        try:
-            time = datetime.fromisoformat(raw_time) if raw_time else datetime.now(UTC)
-        except ValueError:
-            raise EnvelopeError(f"ce_time {raw_time!r} is not an RFC 3339 timestamp") from None
-        return cls(
-            values["ce_id"],
-            values["ce_source"],
-            values["ce_type"],
-            time,
-            values.get("ce_dataschema"),
-            values.get("ce_correlationid"),
-            values.get("traceparent"),
-            SPECVERSION,
-            CONTENT_TYPE,
-            extensions,
-            topic,
-            partition,
-            offset,
-            key,
-        )
 
     def at(self, topic: str, partition: int, offset: int, key: bytes | None) -> Envelope:
         """This envelope with the position of the record it was read from."""
@@ -204,6 +227,10 @@ def _encoded(value: str) -> bytes:
         if len(_ENCODED) < _ENCODED_MAX:
             _ENCODED[value] = cached
     return cached
+
+
+def _text(raw: bytes | None) -> str | None:
+    return raw.decode() if raw else None
 
 
 def _format_time(value: datetime) -> str:
