@@ -75,8 +75,12 @@ class GroupLag:
 
     def with_statuses(self, statuses: dict[tuple[str, int], Status]) -> GroupLag:
         """This group with partition statuses set and its own status the worst of them."""
+        # A scan of thousands of partitions calls this once per group, mostly with every
+        # partition OK: a partition keeps its row unless its status changes.
         partitions = tuple(
-            replace(p, status=statuses.get((p.topic, p.partition), Status.OK))
+            p
+            if (status := statuses.get((p.topic, p.partition), Status.OK)) is p.status
+            else replace(p, status=status)
             for p in self.partitions
         )
         status = Status.ERROR if self.error else worst(p.status for p in partitions)

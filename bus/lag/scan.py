@@ -44,6 +44,7 @@ from aiokafka.structs import TopicPartition
 from bus.broker import clients
 from bus.config import BusSettings
 from bus.lag.report import GroupLag, LagReport, Member, PartitionLag
+from bus.lag.status import Status
 from bus.logging import get_logger
 
 log = get_logger("bus.lag")
@@ -207,7 +208,14 @@ class LagScanner:
                     )
                 )
             report_groups.append(
-                GroupLag(group, tuple(rows), members, state, error).with_statuses({})
+                GroupLag(
+                    group,
+                    tuple(rows),
+                    members,
+                    state,
+                    error,
+                    Status.ERROR if error else Status.OK,  # statuses come from the evaluator
+                )
             )
         return LagReport(now, tuple(report_groups), {tp: ends[tp] for tp in needed if tp in ends})
 
