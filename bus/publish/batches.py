@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from bus.publish.partitioner import KeyPartitioner
 from bus.publish.record import OutgoingRecord
 
 
@@ -42,20 +43,23 @@ class PartitionBatches:
 
     def __init__(self, producer: AIOKafkaProducer, linger_ms: int, settle: Settle) -> None:
         self._producer = producer
+        self._partitioner = KeyPartitioner(producer.client.cluster)
         self._linger_s = linger_ms / 1000
         self._settle = settle
         self._open: dict[tuple[str, int], OpenBatch] = {}
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
-        self._known_topics: set[str] = set()
         self._submitting: set[asyncio.Task[None]] = set()
         self._unacknowledged: set[asyncio.Future[Any]] = set()
 
     async def partition_of(self, topic: str, key: bytes | None) -> int:
-        """The partition the producer's partitioner assigns to `key` (metadata loaded once)."""
-        if topic not in self._known_topics:
+        """The partition Kafka's key partitioner assigns to `key` (metadata loaded once)."""
+        assert key is not None  # the bus keys every record
+        partition = self._partitioner.partition(topic, key)
+        if partition is None:
             await self._producer.partitions_for(topic)
-            self._known_topics.add(topic)
-        partition: int = self._producer._partition(topic, None, None, None, key, None)
+            partition = self._partitioner.partition(topic, key)
+            if partition is None:
+                raise ValueError(f"topic {topic} has no partitions")
         return partition
 
     def append(self, record: OutgoingRecord, partition: int) -> asyncio.Future[Any]:
