@@ -65,7 +65,7 @@ class PartitionBatches:
     def append(self, record: OutgoingRecord, partition: int) -> asyncio.Future[Any]:
         """Add one record to its partition's open batch; returns the record's pending future."""
         topic, key, value, headers = record.topic, record.key, record.value, record.headers
-        event_id = record.envelope.id
+        event_id = record.id
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:

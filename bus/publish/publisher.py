@@ -30,7 +30,7 @@ from bus.errors import BusError, NotOwnerError
 from bus.logging import get_logger
 from bus.metrics import count_publish_failures, count_published
 from bus.publish.delivery import Delivery
-from bus.publish.record import OutgoingRecord, build_record
+from bus.publish.record import OutgoingRecord, RecordTemplate, record_template
 from bus.publish.sender import RecordSender
 from bus.tracing import current_traceparent
 
@@ -51,6 +51,8 @@ class Publisher:
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
         self.sender = RecordSender(self.settings)
+        # Per event type (as named in `send`, or as the data's class): its checked template.
+        self._templates: dict[str | type, RecordTemplate] = {}
 
     async def start(self) -> None:
         """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached."""
@@ -92,15 +94,10 @@ class Publisher:
         traceparent: str | None = None,
     ) -> OutgoingRecord:
         """Validate and envelope one event without sending it (`SchemaValidationError` if bad)."""
-        if event_type is None:
-            if not isinstance(data, EventData):
-                raise TypeError("event_type is required when data is not an EventData instance")
-            et = self.event_type_of(data)
-        else:
-            et = self.event_type_of(event_type)
-        return build_record(
-            et,
-            self.system,
+        template = self._templates.get(event_type if event_type is not None else type(data))
+        if template is None:
+            template = self._template_of(data, event_type)
+        return template.record(
             data,
             id=id,
             time=time,
@@ -108,11 +105,25 @@ class Publisher:
             traceparent=traceparent or current_traceparent(),
         )
 
+    def _template_of(
+        self, data: EventData | Mapping[str, Any] | bytes | str, event_type: str | None
+    ) -> RecordTemplate:
+        # Once per event type (or class) named: look it up, check ownership, keep the template.
+        if event_type is None:
+            if not isinstance(data, EventData):
+                raise TypeError("event_type is required when data is not an EventData instance")
+            template = record_template(self.event_type_of(data), self.system)
+            self._templates[type(data)] = template
+        else:
+            template = record_template(self.event_type_of(event_type), self.system)
+            self._templates[event_type] = template
+        return template
+
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
         """Buffer a prepared record; returns a future of its `Delivery` without awaiting the ack."""
         delivery = await self.sender.send_record(record)
         delivery.add_done_callback(
-            functools.partial(_count, self.system.id, record.envelope.type, record.topic)
+            functools.partial(_count, self.system.id, record.type, record.topic)
         )
         return delivery
 
