@@ -2,7 +2,17 @@
 
 The pipeline is a list of small processors, each doing one thing to the event dict. The
 `redact_personal_data` processor masks any key that the catalog marks as personal data (NIK,
-names, addresses) so that a careless `log.info(..., nik=...)` does not leak it.
+names, addresses) so that a careless `log.info(..., nik=...)` does not leak it; `add_event_ids`
+adds the ids of the event a handler is handling to every line it logs.
+
+An application with a structlog configuration of its own adds both to its chain:
+
+    structlog.configure(processors=[
+        structlog.contextvars.merge_contextvars,
+        add_event_ids,
+        redact_personal_data,
+        ...,
+    ])
 """
 
 from __future__ import annotations
@@ -15,6 +25,8 @@ from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from bus.tracing import handled_event, trace_id_of
 
 #: Field names that are personal data wherever they appear; the catalog adds its own.
 PERSONAL_KEYS: set[str] = {"nik", "nama", "nama_lengkap", "alamat", "nip", "tanggal_lahir"}
@@ -41,11 +53,36 @@ def redact_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
+def event_context() -> dict[str, str | None]:
+    """The ids a line logged now gets: the handled event's event_id, correlation_id, trace_id."""
+    envelope = handled_event.get()
+    if envelope is None:
+        return {}
+    return {
+        "event_id": envelope.id,
+        "correlation_id": envelope.correlation_id,
+        "trace_id": trace_id_of(envelope.traceparent),
+    }
+
+
+def add_event_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Add the handled event's event_id, correlation_id and trace_id unless the line has them."""
+    # The subscriber only sets `handled_event` per record; the ids are looked up here, when a
+    # line is actually written, instead of being bound for every record handled.
+    envelope = handled_event.get()
+    if envelope is not None:
+        event_dict.setdefault("event_id", envelope.id)
+        event_dict.setdefault("correlation_id", envelope.correlation_id)
+        event_dict.setdefault("trace_id", trace_id_of(envelope.traceparent))
+    return event_dict
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     """Configure structlog once per process; `auto` picks console on a TTY, JSON elsewhere."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_event_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_personal_data,

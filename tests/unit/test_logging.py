@@ -1,13 +1,34 @@
-"""Personal data never reaches a log line in clear, whichever order modules are imported in."""
+"""Personal data never reaches a log line in clear, whichever order modules are imported in;
+lines logged while an event is handled carry its ids."""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 
+import pytest
 import structlog
 
-from bus.logging import configure_logging, get_logger, mask
+from bus.envelope import Envelope
+from bus.logging import add_event_ids, configure_logging, event_context, get_logger, mask
+from bus.tracing import handling, trace_id_of
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """The bus's JSON logging, written to a buffer instead of stderr."""
+    configure_logging("json", "INFO")
+    buffer = io.StringIO()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    try:
+        yield buffer
+    finally:
+        configure_logging("console", "INFO")
+
+
+def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
 def test_logger_created_before_configuration_still_redacts() -> None:
@@ -26,13 +47,41 @@ def test_logger_created_before_configuration_still_redacts() -> None:
     assert line["component"] == "bus.early"
 
 
-def test_nested_personal_fields_are_masked() -> None:
-    configure_logging("json", "INFO")
-    buffer = io.StringIO()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
-    try:
-        get_logger("bus.test").info("event", data={"nama_lengkap": "Rahmat Hidayat", "x": 1})
-    finally:
-        configure_logging("console", "INFO")
-    line = json.loads(buffer.getvalue())
+def test_nested_personal_fields_are_masked(json_lines: io.StringIO) -> None:
+    get_logger("bus.test").info("event", data={"nama_lengkap": "Rahmat Hidayat", "x": 1})
+    line = json.loads(json_lines.getvalue())
     assert line["data"] == {"nama_lengkap": mask("Rahmat Hidayat"), "x": 1}
+
+
+def test_lines_logged_while_handling_carry_the_events_ids(json_lines: io.StringIO) -> None:
+    envelope = Envelope.new(
+        source="/riau/disdukcapil/siak", type="id.go.riau.test", correlation_id="pindah-42"
+    )
+    log = get_logger("adapter")
+    log.info("before")
+    with handling(envelope):
+        log.info("applied", nik="1471021205900003")
+        log.info("own id wins", event_id="given")
+    log.info("after")
+
+    before, applied, own, after = _lines(json_lines)
+    ids = {
+        "event_id": envelope.id,
+        "correlation_id": "pindah-42",
+        "trace_id": trace_id_of(envelope.traceparent),
+    }
+    assert {key: applied[key] for key in ids} == ids
+    assert applied["nik"] == mask("1471021205900003")  # redaction still applies
+    assert "1471021205900003" not in json_lines.getvalue()
+    assert own["event_id"] == "given" and own["correlation_id"] == "pindah-42"
+    assert not ids.keys() & (before.keys() | after.keys())
+
+
+def test_event_context_is_what_lines_get() -> None:
+    envelope = Envelope.new(source="/riau/test", type="id.go.riau.test")
+    assert event_context() == {}
+    with handling(envelope):
+        context = event_context()
+        assert context == add_event_ids(None, "info", {})
+    assert context["event_id"] == envelope.id
+    assert context["trace_id"] == trace_id_of(envelope.traceparent)
