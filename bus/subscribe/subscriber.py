@@ -11,7 +11,9 @@ The consume path is a list of named steps per record: decode the envelope → va
 → handle. Records are fetched in batches (`getmany`); partitions of a batch are handled
 concurrently, records of one partition strictly in order (so one entity's events, which share
 a key and so a partition, are never reordered); offsets are committed once per batch, only up
-to the last record whose handling finished.
+to the last record whose handling finished. What is the same for a partition's records (the
+handler, whether an OpenTelemetry SDK records spans) is looked up once per batch, and counters
+and metrics are added once per batch.
 
 A failure never stops the subscriber and never stalls its partition (see docs/reliability.md):
 a record that cannot be decoded or validated, or whose handler raises `PermanentError`, goes
@@ -26,10 +28,10 @@ move is acknowledged by the broker before any later offset of the partition is c
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from time import perf_counter
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -60,7 +62,7 @@ from bus.reliability.topics import ensure_failure_topics
 from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
 from bus.subscribe.lane import Lane
-from bus.tracing import consume_span
+from bus.tracing import consume_span, handled_event, sdk_configured
 from bus.validation import field_errors
 
 log = get_logger("bus.subscribe")
@@ -70,7 +72,11 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 @dataclass
 class SubscriberStats:
-    """Counters of what this subscriber has seen since it started."""
+    """Counters of what this subscriber has seen since it started.
+
+    `received`, `handled` and `duplicates` grow once a partition's batch is done; the failure
+    counters as each failure happens.
+    """
 
     received: int = 0
     handled: int = 0
@@ -287,27 +293,109 @@ class Subscriber:
         self, lane: Lane, tp: TopicPartition, records: list[Record]
     ) -> int | None:
         """Handle one partition's records in order; return the offset to commit, if any."""
+        progress = _Progress()
+        try:
+            if retry_stage(tp.topic):
+                await self._process_retried(lane, tp, records, progress)
+            else:
+                await self._process_source(tp.topic, records, progress)
+        except BaseException:
+            if progress.done is not None:
+                # Commit what was handled or moved before the failure, then let the error
+                # (the broker refused a retry or dead-letter send) stop the run.
+                await lane.commit({tp: OffsetAndMetadata(progress.done + 1, "")})
+            raise
+        return None if progress.done is None else progress.done + 1
+
+    async def _process_record(self, record: Record) -> None:
+        """Handle one record on its own, as a partition batch of one."""
+        if retry_stage(record.topic):
+            await self._process_retried_record(record)
+        else:
+            await self._process_source(record.topic, [record], _Progress())
+
+    async def _process_source(self, topic: str, records: list[Record], progress: _Progress) -> None:
+        """Handle a source partition's records in order: decode → validate → handle, each.
+
+        This is the subscriber's hot path, so what is the same for every record of the batch
+        (handler, event type, whether spans are recorded) is looked up once, counters and
+        metrics are added up once, and a handler's first attempt is awaited right here; only
+        invalid records and failing handlers leave the loop for the paths below.
+        """
+        handler = self._handlers.get(topic)
+        if handler is None:
+            # Only subscribed topics are fetched, and each has a handler; stay safe anyway.
+            for record in records:
+                self.stats.received += 1
+                error = EnvelopeError(f"no handler for topic {topic!r} in this group")
+                await self._dead_letter(record, None, error)
+                progress.done = record.offset
+            return
+        event_type, call, stopping = handler.event_type, handler.call, self._stopping
+        traced = sdk_configured()
+        seconds: list[float] = []
+        received = failed = duplicates = 0
         done: int | None = None
         try:
             for record in records:
-                if self._stopping.is_set():
+                if stopping.is_set():
                     break  # graceful stop: the in-flight record finished, start no new one
-                if self._defer_until_due(lane, tp, record):
-                    break
-                await self._process_record(record)
+                received += 1
+                try:
+                    envelope = decode(record, event_type)
+                    data = validate(record, event_type)
+                except EnvelopeError as exc:
+                    await self._invalid(record, None, exc, [])
+                    done = record.offset
+                    continue
+                except SchemaValidationError as exc:
+                    await self._invalid(record, None, exc, exc.errors)
+                    done = record.offset
+                    continue
+                started = perf_counter()
+                if traced:
+                    with consume_span(envelope, group=self.group, topic=topic):
+                        result = await self._handle(handler, data, envelope, record, None)
+                else:
+                    # `handling(envelope)` inline: a context manager per record costs more
+                    # than the variable itself.
+                    token = handled_event.set(envelope)
+                    try:
+                        result = await call(data, envelope, record)
+                    except Exception as exc:
+                        result = await self._handle_failure(
+                            handler, data, envelope, record, exc, failure=None
+                        )
+                    finally:
+                        handled_event.reset(token)
+                seconds.append(perf_counter() - started)
+                if result is _FAILED:
+                    failed += 1
+                elif result is Duplicate:
+                    duplicates += 1
                 done = record.offset
-        except BaseException:
-            if done is not None:
-                # Commit what was handled or moved before the failure, then let the error
-                # (the broker refused a retry or dead-letter send) stop the run.
-                await lane.commit({tp: OffsetAndMetadata(done + 1, "")})
-            raise
-        return None if done is None else done + 1
+        finally:
+            progress.done = done
+            stats = self.stats
+            stats.received += received
+            stats.handled += len(seconds) - failed
+            stats.duplicates += duplicates
+            self._count_handled(topic, seconds, failed)
+
+    async def _process_retried(
+        self, lane: Lane, tp: TopicPartition, records: list[Record], progress: _Progress
+    ) -> None:
+        """Handle a retry partition's records in order, each once it is due."""
+        for record in records:
+            if self._stopping.is_set():
+                break
+            if self._defer_until_due(lane, tp, record):
+                break
+            await self._process_retried_record(record)
+            progress.done = record.offset
 
     def _defer_until_due(self, lane: Lane, tp: TopicPartition, record: Record) -> bool:
         """Pause a retry partition whose next record is not due yet; True if it was paused."""
-        if retry_stage(record.topic) == 0:
-            return False
         failure = Failure.from_headers(record.headers or ())
         if failure is None or failure.retry_not_before is None:
             return False
@@ -319,9 +407,10 @@ class Subscriber:
         lane.pause_until(tp, record.offset, wait)
         return True
 
-    async def _process_record(self, record: Record) -> None:
+    async def _process_retried_record(self, record: Record) -> None:
+        """Deliver a record of a retry topic again, as an event of the topic it came from."""
         self.stats.received += 1
-        failure = Failure.from_headers(record.headers or ()) if retry_stage(record.topic) else None
+        failure = Failure.from_headers(record.headers or ())
         source = failure.original_topic if failure is not None else record.topic
         handler = self._handlers.get(source)
         if handler is None:
@@ -346,14 +435,24 @@ class Subscriber:
                 partition=failure.original_partition,
                 offset=failure.original_offset,
             )
-        failed_before, started = self.stats.failed, time.perf_counter()
-        # The log context is the handled event itself (`bus.logging.add_event_ids` reads its
-        # ids when a line is written): one context variable set per record, nothing bound.
+        started = perf_counter()
         with consume_span(envelope, group=self.group, topic=source):
-            await self._handle(handler, data, envelope, record, failure)
-        outcome = "failed" if self.stats.failed > failed_before else "handled"
-        count_consumed(self.group, source, outcome)
-        observe_handler_seconds(self.group, source, (time.perf_counter() - started,))
+            result = await self._handle(handler, data, envelope, record, failure)
+        seconds = [perf_counter() - started]
+        failed = int(result is _FAILED)
+        self.stats.handled += 1 - failed
+        self.stats.duplicates += int(result is Duplicate)
+        self._count_handled(source, seconds, failed)
+
+    def _count_handled(self, topic: str, seconds: list[float], failed: int) -> None:
+        """Metrics of handler runs: one per run in `seconds`, `failed` of which gave up."""
+        if not seconds:
+            return
+        if handled := len(seconds) - failed:
+            count_consumed(self.group, topic, "handled", events=handled)
+        if failed:
+            count_consumed(self.group, topic, "failed", events=failed)
+        observe_handler_seconds(self.group, topic, seconds)
 
     async def _handle(
         self,
@@ -362,31 +461,45 @@ class Subscriber:
         envelope: Envelope,
         record: Record,
         failure: Failure | None,
-    ) -> None:
+    ) -> Any:
+        """The handler's result, after retries in process; `_FAILED` if the record moved on."""
+        try:
+            return await handler.call(data, envelope, record)
+        except Exception as exc:
+            return await self._handle_failure(handler, data, envelope, record, exc, failure=failure)
+
+    async def _handle_failure(
+        self,
+        handler: Handler,
+        data: EventData,
+        envelope: Envelope,
+        record: Record,
+        error: Exception,
+        *,
+        failure: Failure | None,
+    ) -> Any:
+        """After a failed first attempt: attempt again with backoff, else move the record on."""
         attempt = 1
         while True:
+            if self.retry.is_permanent(error) or attempt >= self.retry.attempts:
+                self.stats.failed += 1
+                log.warning(
+                    "handler failed",
+                    group=self.group,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    attempts=attempt,
+                    error=repr(error),
+                )
+                await self._move_on(record, failure, error, attempt)
+                return _FAILED
+            await asyncio.sleep(self.retry.backoff(attempt))
+            attempt += 1
             try:
-                result = await handler.call(data, envelope, record)
-                if result is Duplicate:
-                    self.stats.duplicates += 1
-                self.stats.handled += 1
-                return
+                return await handler.call(data, envelope, record)
             except Exception as exc:
-                if self.retry.is_permanent(exc) or attempt >= self.retry.attempts:
-                    self.stats.failed += 1
-                    log.warning(
-                        "handler failed",
-                        group=self.group,
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        attempts=attempt,
-                        error=repr(exc),
-                    )
-                    await self._move_on(record, failure, exc, attempt)
-                    return
-                await asyncio.sleep(self.retry.backoff(attempt))
-                attempt += 1
+                error = exc
 
     async def _move_on(
         self,
@@ -455,6 +568,19 @@ class Subscriber:
             result = self._on_invalid(record, reason, errors)
             if asyncio.iscoroutine(result):
                 await result
+
+
+class _Progress:
+    """How far the handling of a partition's records got: the last finished offset."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done: int | None = None
+
+
+#: What `_handle` returns when the handler gave up and the record moved to a retry topic or DLQ.
+_FAILED = object()
 
 
 class _DuplicateMarker:
