@@ -2,10 +2,11 @@
 
 aiokafka's `send()` costs about as much per record as all of the bus's own work (validation,
 envelope, key, serialisation) together: it resolves metadata, partitions, serialises and makes
-a future for every record. The bus already has the key and the bytes, so it appends each record
-straight into an open `BatchBuilder` of its partition (the producer's own partitioner picks the
-partition, exactly as `send()` would) and submits the batch with `send_batch` when it is full,
-when `linger_ms` has passed since its first record, or on `flush()`.
+a future for every record. The bus already has the key and the bytes, so it picks the
+partition with Kafka's own key partitioner (`bus.publish.partitioner`), appends each record
+straight into an open `BatchBuilder` of that partition and submits the batch with
+`send_batch` when it is full, when `linger_ms` has passed since its first record, or on
+`flush()`.
 
 Order per partition is kept: batches of one partition are submitted one after the other under
 a FIFO lock, in the order they were opened, and Kafka appends a batch's records in order.
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -24,15 +24,20 @@ from bus.publish.partitioner import KeyPartitioner
 from bus.publish.record import OutgoingRecord
 
 
-@dataclass(eq=False)
 class OpenBatch:
-    """One partition's batch being filled: the builder and each record's pending future."""
+    """One partition's batch being filled: the builder, and per record its future and id."""
 
-    topic: str
-    partition: int
-    builder: Any
-    events: list[tuple[asyncio.Future[Any], str]] = field(default_factory=list)
-    linger: asyncio.TimerHandle | None = None
+    __slots__ = ("builder", "counts", "event_ids", "linger", "partition", "pending", "topic")
+
+    def __init__(self, topic: str, partition: int, builder: Any) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.builder = builder
+        self.pending: list[asyncio.Future[Any]] = []
+        self.event_ids: list[str] = []
+        # Records per (publishing system, event type), for the metrics when the batch settles.
+        self.counts: dict[tuple[str, str], int] = {}
+        self.linger: asyncio.TimerHandle | None = None
 
 
 Settle = Callable[[OpenBatch, "asyncio.Future[Any]"], None]
@@ -51,11 +56,15 @@ class PartitionBatches:
         self._submitting: set[asyncio.Task[None]] = set()
         self._unacknowledged: set[asyncio.Future[Any]] = set()
 
-    async def partition_of(self, topic: str, key: bytes | None) -> int:
-        """The partition Kafka's key partitioner assigns to `key` (metadata loaded once)."""
-        assert key is not None  # the bus keys every record
+    def partition_of(self, topic: str, key: bytes) -> int | None:
+        """The partition of `key`, or None until the topic's metadata is loaded."""
+        return self._partitioner.partition(topic, key)
+
+    async def load_partition_of(self, topic: str, key: bytes) -> int:
+        """The partition of `key`, loading the topic's metadata first if needed."""
         partition = self._partitioner.partition(topic, key)
         if partition is None:
+            # Raises aiokafka's error if the topic's metadata cannot be had.
             await self._producer.partitions_for(topic)
             partition = self._partitioner.partition(topic, key)
             if partition is None:
@@ -64,23 +73,35 @@ class PartitionBatches:
 
     def append(self, record: OutgoingRecord, partition: int) -> asyncio.Future[Any]:
         """Add one record to its partition's open batch; returns the record's pending future."""
-        topic, key, value, headers = record.topic, record.key, record.value, record.headers
-        event_id = record.id
-        slot = (topic, partition)
-        batch = self._open.get(slot)
+        topic = record.topic
+        batch = self._open.get((topic, partition))
         if batch is None:
             batch = self._open_batch(topic, partition)
-        if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
+        if (
+            batch.builder.append(
+                timestamp=None, key=record.key, value=record.value, headers=record.headers
+            )
+            is None
+        ):
             self._submit(batch)  # full: ship it and start the next one
             batch = self._open_batch(topic, partition)
-            if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                del self._open[slot]
+            if (
+                batch.builder.append(
+                    timestamp=None, key=record.key, value=record.value, headers=record.headers
+                )
+                is None
+            ):
+                del self._open[(topic, partition)]
                 raise ValueError(
-                    f"event {event_id} ({len(value)} bytes) is larger than "
+                    f"event {record.id} ({len(record.value)} bytes) is larger than "
                     "producer_max_batch_bytes allows"
                 )
         pending: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        batch.events.append((pending, event_id))
+        batch.pending.append(pending)
+        batch.event_ids.append(record.id)
+        if record.system is not None:
+            labels = (record.system, record.type)
+            batch.counts[labels] = batch.counts.get(labels, 0) + 1
         return pending
 
     def submit_all(self) -> None:
@@ -99,12 +120,11 @@ class PartitionBatches:
     def _open_batch(self, topic: str, partition: int) -> OpenBatch:
         batch = OpenBatch(topic, partition, self._producer.create_batch())
         self._open[(topic, partition)] = batch
+        loop = asyncio.get_running_loop()
         if self._linger_s > 0:
-            batch.linger = asyncio.get_running_loop().call_later(
-                self._linger_s, self._submit, batch
-            )
+            batch.linger = loop.call_later(self._linger_s, self._submit, batch)
         else:
-            asyncio.get_running_loop().call_soon(self._submit, batch)
+            loop.call_soon(self._submit, batch)
         return batch
 
     def _submit(self, batch: OpenBatch) -> None:

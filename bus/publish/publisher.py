@@ -18,7 +18,6 @@ acknowledged.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
@@ -28,7 +27,6 @@ from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, NotOwnerError
 from bus.logging import get_logger
-from bus.metrics import count_publish_failures, count_published
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord, RecordTemplate, record_template
 from bus.publish.sender import RecordSender
@@ -121,23 +119,55 @@ class Publisher:
 
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
         """Buffer a prepared record; returns a future of its `Delivery` without awaiting the ack."""
-        delivery = await self.sender.send_record(record)
-        delivery.add_done_callback(
-            functools.partial(_count, self.system.id, record.type, record.topic)
-        )
-        return delivery
+        pending = self.sender.send_record_nowait(record)
+        if pending is None:
+            pending = await self.sender.send_record(record)
+        return pending
 
     async def send(
-        self, data: EventData | Mapping[str, Any] | bytes | str, **options: Any
+        self,
+        data: EventData | Mapping[str, Any] | bytes | str,
+        *,
+        event_type: str | None = None,
+        id: str | None = None,
+        time: datetime | None = None,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
     ) -> asyncio.Future[Delivery]:
         """Validate, envelope and queue one event; await the returned future for its `Delivery`."""
-        return await self.send_record(self.prepare(data, **options))
+        record = self.prepare(
+            data,
+            event_type=event_type,
+            id=id,
+            time=time,
+            correlation_id=correlation_id,
+            traceparent=traceparent,
+        )
+        pending = self.sender.send_record_nowait(record)
+        if pending is None:
+            pending = await self.sender.send_record(record)
+        return pending
 
     async def publish(
-        self, data: EventData | Mapping[str, Any] | bytes | str, **options: Any
+        self,
+        data: EventData | Mapping[str, Any] | bytes | str,
+        *,
+        event_type: str | None = None,
+        id: str | None = None,
+        time: datetime | None = None,
+        correlation_id: str | None = None,
+        traceparent: str | None = None,
     ) -> Delivery:
         """Publish one event and wait until the broker acknowledged it."""
-        return await (await self.send(data, **options))
+        pending = await self.send(
+            data,
+            event_type=event_type,
+            id=id,
+            time=time,
+            correlation_id=correlation_id,
+            traceparent=traceparent,
+        )
+        return await pending
 
     @overload
     async def publish_batch(
@@ -160,7 +190,12 @@ class Publisher:
         raising, so the caller sees exactly which events landed.
         """
         records = [self.prepare(event) for event in events]
-        futures = [await self.send_record(record) for record in records]
+        sender = self.sender
+        futures: list[asyncio.Future[Delivery]] = []
+        for record in records:
+            # Awaits only when the buffer is full (or the topic's metadata is not loaded yet).
+            pending = sender.send_record_nowait(record)
+            futures.append(pending if pending is not None else await sender.send_record(record))
         if not return_exceptions:
             return list(await asyncio.gather(*futures))
         settled = await asyncio.gather(*futures, return_exceptions=True)
@@ -175,10 +210,3 @@ class Publisher:
     async def flush(self) -> None:
         """Wait until every event sent so far is acknowledged or failed."""
         await self.sender.flush()
-
-
-def _count(system: str, event_type: str, topic: str, done: asyncio.Future[Delivery]) -> None:
-    if not done.cancelled() and done.exception() is None:
-        count_published(system, event_type, topic)
-    else:
-        count_publish_failures(system, event_type)

@@ -9,6 +9,11 @@ The buffer is bounded: at most `producer_max_in_flight` records are sent but not
 acknowledged. When it is full `send_record` waits for an acknowledgement (backpressure)
 instead of growing memory; it never drops a record. Every record gets its own future that
 ends in a `Delivery` or in a `BusError` (`BrokerUnavailableError`, `PublishError`).
+`send_record_nowait` is the same without a coroutine, for when no wait is needed (the
+common case); it returns None when the caller must await `send_record` instead.
+
+Each acknowledged batch is counted in the metrics once per (system, event type), for records
+that say which system published them.
 
 `RecordSender` does no ownership check: records reach it already built by `build_record` (the
 SDK and the ingress check ownership first; the outbox relay publishes rows that `add_event`
@@ -18,6 +23,7 @@ checked when they were written).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
@@ -25,6 +31,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from bus.broker import clients
 from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, BusError, PublishError
+from bus.metrics import count_publish_failures, count_published
 from bus.publish.batches import OpenBatch, PartitionBatches
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord
@@ -37,7 +44,9 @@ class RecordSender:
         self.settings = settings
         self._producer = clients.producer(settings)
         self._batches = self._new_batches()
-        self._in_flight = asyncio.Semaphore(settings.producer_max_in_flight)
+        self._max_in_flight = settings.producer_max_in_flight
+        # Senders waiting for room, first come first served; see `_wake_waiters`.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._buffered = 0
         self._started = False
 
@@ -79,46 +88,94 @@ class RecordSender:
                 await self._producer.stop()
                 self._started = False
 
+    def send_record_nowait(self, record: OutgoingRecord) -> asyncio.Future[Delivery] | None:
+        """Buffer one record if that needs no waiting; None if `send_record` must be awaited.
+
+        It must wait when the buffer is full (or others wait for room before it), when the
+        topic's partitions are not known yet, or to raise because the sender is not started.
+        """
+        if (
+            self._buffered >= self._max_in_flight
+            or self._waiters
+            or not self._started
+            or (partition := self._batches.partition_of(record.topic, record.key)) is None
+        ):
+            return None
+        return self._append(record, partition)
+
     async def send_record(self, record: OutgoingRecord) -> asyncio.Future[Delivery]:
         """Buffer one record; returns a future of its `Delivery` without awaiting the ack."""
         if not self._started:
             raise BrokerUnavailableError("the publisher is not connected: call start() first")
-        await self._in_flight.acquire()
         try:
-            partition = await self._batches.partition_of(record.topic, record.key)
+            if self._buffered >= self._max_in_flight or self._waiters:
+                await self._room()
+            try:
+                partition = await self._batches.load_partition_of(record.topic, record.key)
+            except KafkaError as exc:
+                raise publish_error(exc, self.settings) from exc
+            except ValueError as exc:
+                raise PublishError(str(exc)) from exc
+            return self._append(record, partition)
+        finally:
+            # Whether this one was buffered, failed or cancelled, the next waiter may have room.
+            if self._waiters:
+                self._wake_waiters()
+
+    def _append(self, record: OutgoingRecord, partition: int) -> asyncio.Future[Delivery]:
+        try:
             delivery: asyncio.Future[Delivery] = self._batches.append(record, partition)
-        except KafkaError as exc:
-            self._in_flight.release()
-            raise publish_error(exc, self.settings) from exc
         except ValueError as exc:
-            self._in_flight.release()
             raise PublishError(str(exc)) from exc
-        except BaseException:
-            self._in_flight.release()
-            raise
         self._buffered += 1
         return delivery
 
+    async def _room(self) -> None:
+        """Wait (backpressure) until this sender's turn has come and the buffer has room."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
+
+    def _wake_waiters(self) -> None:
+        # Wake as many waiters, oldest first, as there is room for. A woken waiter stays in the
+        # queue until it runs, so that no new sender takes the room it was woken for.
+        room = self._max_in_flight - self._buffered
+        for waiter in self._waiters:
+            if room <= 0:
+                return
+            if not waiter.done():
+                waiter.set_result(None)
+            room -= 1
+
     def _settle(self, batch: OpenBatch, ack: asyncio.Future[Any]) -> None:
         """Resolve every record of an acknowledged (or failed) batch, in order."""
-        count = len(batch.events)
-        self._buffered -= count
-        for _ in range(count):
-            self._in_flight.release()
+        pending = batch.pending
+        self._buffered -= len(pending)
+        if self._waiters:
+            self._wake_waiters()
+        topic, partition = batch.topic, batch.partition
         if ack.cancelled() or ack.exception() is not None:
             error = ack.exception() if not ack.cancelled() else None
-            for pending, event_id in batch.events:
-                if not pending.done():
-                    pending.set_exception(
+            for future, event_id in zip(pending, batch.event_ids, strict=True):
+                if not future.done():
+                    future.set_exception(
                         publish_error(error, self.settings)
                         if error is not None
                         else PublishError(f"send of event {event_id} was cancelled")
                     )
+            for (system, event_type), count in batch.counts.items():
+                count_publish_failures(system, event_type, count)
             return
-        base = ack.result().offset
-        for index, (pending, event_id) in enumerate(batch.events):
-            if not pending.done():
-                pending.set_result(Delivery(event_id, batch.topic, batch.partition, base + index))
+        offset = ack.result().offset
+        for future, event_id in zip(pending, batch.event_ids, strict=True):
+            if not future.done():
+                future.set_result(Delivery(event_id, topic, partition, offset))
+            offset += 1
+        for (system, event_type), count in batch.counts.items():
+            count_published(system, event_type, topic, count)
 
     async def flush(self) -> None:
         """Wait until every record buffered so far is acknowledged or failed."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import Field
 
 from bus.broker.embedded import EmbeddedBroker
@@ -102,3 +103,59 @@ async def test_each_event_gets_its_own_error_when_the_broker_is_gone(
             assert all(isinstance(result, BrokerUnavailableError) for result in results), results
     finally:
         await asyncio.to_thread(broker.stop)
+
+
+async def test_concurrent_senders_wait_for_room_and_every_event_lands(
+    bus_settings: BusSettings, load_catalog: Catalog
+) -> None:
+    # A tiny buffer and five tasks sending at once: most sends must wait for room, in turn.
+    settings = bus_settings.model_copy(update={"producer_max_in_flight": 7})
+    await ensure_topics(load_catalog.event_types, settings)
+    now = datetime.now(UTC)
+    most_buffered = 0
+    async with Publisher("bpbd.sipongi", catalog=load_catalog, settings=settings) as publisher:
+
+        async def sender(task: int) -> list[Delivery]:
+            nonlocal most_buffered
+            pending = []
+            for i in range(400):
+                event = TitikUji(titik_id=f"C-{task}", urutan=i, detected_at=now)
+                pending.append(await publisher.send(event))
+                most_buffered = max(most_buffered, publisher.sender.buffered)
+            return list(await asyncio.gather(*pending))
+
+        per_task = await asyncio.gather(*(sender(task) for task in range(5)))
+        assert publisher.sender.buffered == 0
+
+    assert 0 < most_buffered <= 7
+    for deliveries in per_task:
+        assert len(deliveries) == 400
+        assert len({d.partition for d in deliveries}) == 1  # one key per task
+        offsets = [d.offset for d in deliveries]
+        assert offsets == sorted(offsets) and len(set(offsets)) == 400
+
+
+def _published(event_type: str) -> float:
+    labels = {
+        "system": "bpbd.sipongi",
+        "event_type": event_type,
+        "topic": TitikUji.event_type().topic,
+    }
+    return REGISTRY.get_sample_value("bus_events_published_total", labels) or 0.0
+
+
+async def test_published_events_are_counted_once_each(
+    bus_settings: BusSettings, load_catalog: Catalog
+) -> None:
+    await ensure_topics(load_catalog.event_types, bus_settings)
+    event_type = TitikUji.event_type().type
+    before = _published(event_type)
+    now = datetime.now(UTC)
+    async with Publisher("bpbd.sipongi", catalog=load_catalog, settings=bus_settings) as publisher:
+        batch = [TitikUji(titik_id=f"M-{i}", urutan=i, detected_at=now) for i in range(250)]
+        deliveries = await publisher.publish_batch(batch)
+        await publisher.publish(
+            {"titik_id": "M-x", "urutan": 1, "detected_at": now.isoformat()}, event_type=event_type
+        )
+    assert len(deliveries) == 250
+    assert _published(event_type) - before == 251
