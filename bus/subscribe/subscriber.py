@@ -616,7 +616,10 @@ def validate(record: Record, event_type: EventType) -> EventData:
     if record.value is None:
         raise SchemaValidationError(event_type.type, [FieldError("$", "record has no value")])
     try:
-        return event_type.data.model_validate_json(record.value)
+        # The model's own validator, called with the value alone: `model_validate_json` is the
+        # same validation, but passes five keyword arguments on to it, ~1 µs per record.
+        data: EventData = event_type.data.__pydantic_validator__.validate_json(record.value)
+        return data
     except ValidationError as exc:
         raise SchemaValidationError(event_type.type, field_errors(exc)) from None
 
