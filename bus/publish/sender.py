@@ -108,14 +108,18 @@ class RecordSender:
         if not self._started:
             raise BrokerUnavailableError("the publisher is not connected: call start() first")
         try:
-            if self._buffered >= self._max_in_flight or self._waiters:
-                await self._room()
             try:
                 partition = await self._batches.load_partition_of(record.topic, record.key)
             except KafkaError as exc:
                 raise publish_error(exc, self.settings) from exc
             except ValueError as exc:
                 raise PublishError(str(exc)) from exc
+            if self._buffered >= self._max_in_flight or self._waiters:
+                await self._room()
+                # Metadata may have changed while waiting; the topic is known by now.
+                now = self._batches.partition_of(record.topic, record.key)
+                partition = partition if now is None else now
+            # No await between the room check (or the wake-up) and the append: the bound holds.
             return self._append(record, partition)
         finally:
             # Whether this one was buffered, failed or cancelled, the next waiter may have room.
