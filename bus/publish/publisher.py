@@ -12,7 +12,8 @@
 `producer_max_in_flight` events are sent but not yet acknowledged; when it is full, `send`
 waits (backpressure) instead of growing memory or dropping events. Each event's future ends
 in a `Delivery` (topic, partition, offset) or a `BusError` saying why that event was not
-acknowledged.
+acknowledged; `bus_events_published_total` and `bus_publish_failures_total` count them a
+batch at a time.
 """
 
 from __future__ import annotations
