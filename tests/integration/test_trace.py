@@ -15,7 +15,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-import structlog
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bus import publication_log
@@ -23,6 +22,7 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.envelope import Envelope
 from bus.errors import EventNotFoundError, PermanentError
+from bus.logging import event_context
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import start_group_at_end, wait_until
@@ -46,8 +46,8 @@ async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
 
     @bapenda.handler(IzinTerbit)
     async def register_taxpayer(izin: IzinTerbit, envelope: Envelope) -> None:
-        # The trace id of the publisher's traceparent is bound to the adapter's log context.
-        seen.append((envelope.id, structlog.contextvars.get_contextvars().get("trace_id")))
+        # The trace id of the publisher's traceparent is in the adapter's log context.
+        seen.append((envelope.id, event_context().get("trace_id")))
 
     @dlhk.handler(IzinTerbit)
     async def schedule_inspection(izin: IzinTerbit, envelope: Envelope) -> None:
