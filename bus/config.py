@@ -99,6 +99,14 @@ class BusSettings(BaseSettings):
             "request_timeout_ms, so that a 503 means the producer gave the event up."
         ),
     )
+    ingress_remember_keys_s: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "How long the ingress remembers a good API key instead of asking the database on "
+            "every request; a revoked key is forgotten at once (LISTEN/NOTIFY). 0: always ask."
+        ),
+    )
     monitor_host: str = "127.0.0.1"
     monitor_port: int = 8081
     database_dsn: str | None = Field(

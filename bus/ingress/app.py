@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,6 +42,8 @@ from bus.errors import (
     UnknownEventTypeError,
 )
 from bus.ingress import idempotency, keys
+from bus.ingress.authentication import KeyAuthenticator
+from bus.ingress.request_log import RequestLog
 from bus.logging import get_logger
 from bus.publish import Delivery, OutgoingRecord, RecordSender, build_record
 from bus.validation import field_errors
@@ -152,6 +153,8 @@ class Ingress:
         self.database_dsn = database_dsn
         self._sender: RecordSender | None = None
         self._pool: asyncpg.Pool[Any] | None = None
+        self._authenticator: KeyAuthenticator | None = None
+        self._log_writer: publication_log.GroupedLogWriter | None = None
         self._ready: tuple[float, bool] = (0.0, False)
         self._ready_lock = asyncio.Lock()
 
@@ -171,11 +174,17 @@ class Ingress:
 
     async def open(self) -> None:
         """Open the database pool, create the tables, and try to reach the broker."""
-        self._pool = await create_pool(self.database_dsn)
-        async with self._pool.acquire() as conn:
+        pool = await create_pool(self.database_dsn)
+        async with pool.acquire() as conn:
             await keys.ensure_schema(conn)
             await idempotency.ensure_schema(conn)
             await publication_log.ensure_schema(conn)
+        self._authenticator = KeyAuthenticator(
+            pool, self.database_dsn, remember_s=self.settings.ingress_remember_keys_s
+        )
+        await self._authenticator.start()
+        self._log_writer = publication_log.GroupedLogWriter(pool)
+        self._pool = pool
         try:
             await self.sender.start()
         except BusError as exc:
@@ -188,6 +197,10 @@ class Ingress:
             await asyncio.wait_for(self.sender.stop(), self.settings.ingress_publish_timeout_s)
         except (TimeoutError, BusError) as exc:
             log.warning("ingress.stop_unflushed", error=str(exc))
+        if self._log_writer is not None:
+            await self._log_writer.close()
+        if self._authenticator is not None:
+            await self._authenticator.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -207,8 +220,12 @@ class Ingress:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         found = None
         if scheme.lower() == "bearer" and token.strip():
-            async with self.pool.acquire() as conn:
-                found = await keys.authenticate(conn, token.strip())
+            authenticator = self._authenticator
+            if authenticator is None:
+                raise RefusalError.problem(
+                    503, "starting", "the ingress is starting; retry shortly"
+                )
+            found = await authenticator.authenticate(token.strip())
         if found is None:
             raise RefusalError.problem(
                 401,
@@ -282,8 +299,8 @@ class Ingress:
         key = request.headers.get("idempotency-key")
         if key is None:
             deliveries = await self._publish(request, records)
-            async with self.pool.acquire() as conn:
-                await self._log(conn, system, records, deliveries)
+            assert self._log_writer is not None  # open() set it: authenticate() passed
+            await self._log_writer.write(_publications(system, records, deliveries))
             return JSONResponse(render(deliveries), status_code=202)
         if not _TOKEN.match(key):
             raise _invalid(
@@ -357,13 +374,16 @@ class Ingress:
         records: list[OutgoingRecord],
         deliveries: list[Delivery],
     ) -> None:
-        await publication_log.record_publications(
-            conn,
-            (
-                publication_log.Publication.of(r, d, source_system=system.id, via="ingress")
-                for r, d in zip(records, deliveries, strict=True)
-            ),
-        )
+        await publication_log.record_publications(conn, _publications(system, records, deliveries))
+
+
+def _publications(
+    system: System, records: list[OutgoingRecord], deliveries: list[Delivery]
+) -> list[publication_log.Publication]:
+    return [
+        publication_log.Publication.of(r, d, source_system=system.id, via="ingress")
+        for r, d in zip(records, deliveries, strict=True)
+    ]
 
 
 def _accepted(delivery: Delivery) -> dict[str, Any]:
@@ -452,27 +472,7 @@ def create_app(
             headers={"Retry-After": "5"},
         )
 
-    @app.middleware("http")
-    async def log_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        request.state.request_id = uuid.uuid4().hex
-        response = await call_next(request)
-        # Only ids and positions: never the body, which may carry personal data.
-        log.info(
-            "ingress.request",
-            request_id=request.state.request_id,
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            system=getattr(request.state, "system", None),
-            key_id=getattr(request.state, "key_id", None),
-            event_ids=getattr(request.state, "event_ids", None),
-            correlation_id=getattr(request.state, "correlation_id", None),
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
+    app.add_middleware(RequestLog)
 
     @app.post(
         "/v1/events/{event_type}",

@@ -31,7 +31,21 @@ CREATE TABLE IF NOT EXISTS bus_api_keys (
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz
 );
+-- Any change to a key (revoked by `bus keys revoke` or by hand, deleted) is announced, so an
+-- ingress that remembers good keys forgets this one at once (bus.ingress.authentication).
+CREATE OR REPLACE FUNCTION bus_api_keys_changed() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('bus_api_keys_changed', OLD.key_id);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql;
+CREATE OR REPLACE TRIGGER bus_api_keys_changed
+    AFTER UPDATE OR DELETE ON bus_api_keys
+    FOR EACH ROW EXECUTE FUNCTION bus_api_keys_changed();
 """
+
+#: The channel `NOTIFY`ed with a key id whenever that key is updated or deleted.
+CHANGED_CHANNEL = "bus_api_keys_changed"
 
 _SCHEMA_LOCK = 0x0B05_0003
 

@@ -1,0 +1,119 @@
+"""The ingress remembers good API keys, yet a revoked key is refused at once (real PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bus.database import create_pool
+from bus.ingress import keys
+from bus.ingress.authentication import KeyAuthenticator
+from bus.testing import wait_until
+
+pytestmark = pytest.mark.integration
+
+SYSTEM = "dpmptsp.sicantik"
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool[Any]]:
+    opened = await create_pool(database, max_size=3)
+    async with opened.acquire() as conn:
+        await keys.ensure_schema(conn)
+    yield opened
+    await opened.close()
+
+
+async def issue(pool: asyncpg.Pool[Any]) -> keys.IssuedKey:
+    async with pool.acquire() as conn:
+        return await keys.create_key(conn, SYSTEM)
+
+
+async def refused(authenticator: KeyAuthenticator, token: str) -> bool:
+    return await authenticator.authenticate(token) is None
+
+
+async def test_a_remembered_key_skips_the_database_until_it_changes(
+    pool: asyncpg.Pool[Any], database: str
+) -> None:
+    issued = await issue(pool)
+    authenticator = KeyAuthenticator(pool, database, remember_s=60)
+    await authenticator.start()
+    try:
+        assert authenticator.listening
+        assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
+        # Revoked behind the ingress's back, with the change notice switched off: the key is
+        # still accepted, which shows it is answered from memory, not from the table.
+        async with pool.acquire() as conn:
+            await conn.execute("ALTER TABLE bus_api_keys DISABLE TRIGGER bus_api_keys_changed")
+            assert await keys.revoke_key(conn, issued.key_id)
+        assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
+        # With notices on, any change to the key makes the ingress forget it at once.
+        async with pool.acquire() as conn:
+            await conn.execute("ALTER TABLE bus_api_keys ENABLE TRIGGER bus_api_keys_changed")
+            await conn.execute(
+                "UPDATE bus_api_keys SET description = 'touched' WHERE key_id = $1", issued.key_id
+            )
+        await wait_until(lambda: refused(authenticator, issued.token), timeout=5)
+    finally:
+        await authenticator.close()
+
+
+async def test_revoking_through_the_cli_function_refuses_the_next_request(
+    pool: asyncpg.Pool[Any], database: str
+) -> None:
+    issued, other = await issue(pool), await issue(pool)
+    authenticator = KeyAuthenticator(pool, database, remember_s=60)
+    await authenticator.start()
+    try:
+        assert await authenticator.authenticate(issued.token) is not None
+        assert await authenticator.authenticate(other.token) is not None
+        async with pool.acquire() as conn:
+            assert await keys.revoke_key(conn, issued.key_id)
+        await wait_until(lambda: refused(authenticator, issued.token), timeout=5)
+        assert await authenticator.authenticate(other.token) == (other.key_id, SYSTEM)
+    finally:
+        await authenticator.close()
+
+
+async def test_nothing_is_remembered_while_changes_cannot_be_heard(
+    pool: asyncpg.Pool[Any], database: str
+) -> None:
+    issued = await issue(pool)
+    authenticator = KeyAuthenticator(pool, database, remember_s=60)
+    await authenticator.start()
+    try:
+        assert await authenticator.authenticate(issued.token) is not None
+        async with pool.acquire() as conn:
+            # The LISTEN connection dies; then the key is revoked while nobody listens.
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            )
+        await wait_until(lambda: not authenticator.listening, timeout=5)
+        async with pool.acquire() as conn:
+            assert await keys.revoke_key(conn, issued.key_id)
+        assert await authenticator.authenticate(issued.token) is None
+    finally:
+        await authenticator.close()
+
+
+async def test_remember_zero_asks_the_database_every_time(
+    pool: asyncpg.Pool[Any], database: str
+) -> None:
+    issued = await issue(pool)
+    authenticator = KeyAuthenticator(pool, database, remember_s=0)
+    await authenticator.start()
+    try:
+        assert not authenticator.listening
+        assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
+        async with pool.acquire() as conn:
+            await conn.execute("ALTER TABLE bus_api_keys DISABLE TRIGGER bus_api_keys_changed")
+            assert await keys.revoke_key(conn, issued.key_id)
+        assert await authenticator.authenticate(issued.token) is None
+        assert await authenticator.authenticate("opdbus_nokey_secret") is None
+    finally:
+        await authenticator.close()
