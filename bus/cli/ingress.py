@@ -30,7 +30,7 @@ def ingress(
     loaded = _common.settings()
     catalog = _common.catalog(loaded)
     from bus.ingress import create_app
-    from bus.ingress.server import serve
+    from bus.ingress.server import run, serve
 
     with _common.bus_errors():
         app = create_app(loaded, catalog)
@@ -45,7 +45,7 @@ def ingress(
         await serve(app, listen_host, listen_port, stop)
 
     with _common.bus_errors():
-        asyncio.run(_run())
+        run(_run())
 
 
 def dev_part(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,6 +20,16 @@ class EmbeddedServer(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         """Do not install handlers: the embedding process stops the server through `stop`."""
         yield
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run the ingress process's main coroutine on uvloop where it is installed (not Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
