@@ -257,6 +257,7 @@ def _record(row: asyncpg.Record) -> OutgoingRecord:
         key=row["key"].encode(),
         value=row["data"].encode(),
         headers=envelope.to_headers(),
+        system=row["source_system"],  # counted in bus_events_published_total under it
     )
 
 

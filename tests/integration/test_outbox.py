@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import TopicPartition
+from prometheus_client import REGISTRY
 
 from bus.broker import clients
 from bus.broker.embedded import EmbeddedBroker, free_port
@@ -224,6 +225,7 @@ async def test_two_relays_never_publish_an_event_twice(
     database: str, postgres_dsn: str, catalog: Catalog, bus_settings: BusSettings
 ) -> None:
     start = await end_offsets(bus_settings, TOPIC)
+    counted_before = published_count()
     async with bus_database(postgres_dsn) as bus_dsn, connection(database) as conn:
         await ensure_schema(conn)
         ids: list[str] = []
@@ -260,6 +262,13 @@ async def test_two_relays_never_publish_an_event_twice(
     found = await read_events(bus_settings, start, set(ids))
     assert len(found) == 600, "an event was lost or published twice"
     assert_in_order_per_key(found)
+    # The relays count what they published under the system that wrote the outbox rows.
+    assert published_count() - counted_before == 600
+
+
+def published_count() -> float:
+    labels = {"system": "dpmptsp.sicantik", "event_type": IZIN, "topic": TOPIC}
+    return REGISTRY.get_sample_value("bus_events_published_total", labels) or 0.0
 
 
 @contextlib.asynccontextmanager
