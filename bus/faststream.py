@@ -37,7 +37,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
@@ -59,6 +58,7 @@ from bus.logging import get_logger
 from bus.publish import build_record
 from bus.subscribe import Handler, SubscriberStats, decode, granted_view, validate
 from bus.subscribe.handler import HandlerFunc
+from bus.tracing import handling
 
 __all__ = ["CatalogSubscriber", "catalog_subscriber", "publish_event"]
 
@@ -151,9 +151,9 @@ class CatalogSubscriber:
             await self._invalid(record, decoded)
             return
         assert isinstance(decoded, _Accepted)
-        with structlog.contextvars.bound_contextvars(
-            event_id=decoded.envelope.id, correlation_id=decoded.envelope.correlation_id
-        ):
+        # As in the bus's own subscriber: log lines get the event's ids, and events the handler
+        # publishes continue its trace.
+        with handling(decoded.envelope):
             try:
                 await handler(decoded.data, decoded.envelope, record)
             except Exception as exc:

@@ -12,6 +12,8 @@ from bus.catalog import Catalog
 from bus.envelope import Envelope
 from bus.errors import FieldError, NoAgreementError, NotOwnerError
 from bus.faststream import catalog_subscriber, publish_event
+from bus.logging import event_context
+from bus.tracing import current_traceparent, trace_id_of
 from schemas import IzinTerbit, PkbDibayar
 
 TOPIC = "dpmptsp.izin.terbit.v1"
@@ -58,6 +60,29 @@ async def test_valid_event_reaches_the_handler_with_its_envelope(catalog: Catalo
     assert data.model_dump() == expected
     assert not hasattr(data, "nama_pemohon")
     assert (route.stats.received, route.stats.handled, route.stats.invalid) == (1, 1, 0)
+
+
+async def test_the_handler_runs_in_the_events_log_and_trace_context(catalog: Catalog) -> None:
+    broker = KafkaBroker()
+    seen: list[tuple[dict[str, str | None], str | None, Envelope]] = []
+    route = catalog_subscriber(broker, "bapenda.sipd", IzinTerbit, catalog=catalog)
+
+    @route
+    async def on_izin(data: IzinTerbit, envelope: Envelope) -> None:
+        seen.append((event_context(), current_traceparent(), envelope))
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await publish_event(test_broker, "dpmptsp.sicantik", izin(), catalog=catalog)
+
+    [(context, traceparent, envelope)] = seen
+    assert context == {
+        "event_id": envelope.id,
+        "correlation_id": envelope.correlation_id,
+        "trace_id": trace_id_of(envelope.traceparent),
+    }
+    # An event the handler publishes continues the handled event's trace.
+    assert traceparent == envelope.traceparent
+    assert event_context() == {}
 
 
 @pytest.mark.parametrize(
