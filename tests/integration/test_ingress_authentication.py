@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +28,25 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool[Any]]:
     await opened.close()
 
 
+@contextlib.asynccontextmanager
+async def started(
+    pool: asyncpg.Pool[Any], dsn: str, remember_s: float
+) -> AsyncIterator[KeyAuthenticator]:
+    authenticator = KeyAuthenticator(pool, dsn, remember_s=remember_s)
+    await authenticator.start()
+    try:
+        yield authenticator
+    finally:
+        await authenticator.close()
+
+
+async def revoke_unheard(pool: asyncpg.Pool[Any], key_id: str) -> None:
+    """Revoke `key_id` with the change notice switched off, as if nobody were told."""
+    async with pool.acquire() as conn:
+        await conn.execute("ALTER TABLE bus_api_keys DISABLE TRIGGER bus_api_keys_changed")
+        assert await keys.revoke_key(conn, key_id)
+
+
 async def issue(pool: asyncpg.Pool[Any]) -> keys.IssuedKey:
     async with pool.acquire() as conn:
         return await keys.create_key(conn, SYSTEM)
@@ -40,16 +60,12 @@ async def test_a_remembered_key_skips_the_database_until_it_changes(
     pool: asyncpg.Pool[Any], database: str
 ) -> None:
     issued = await issue(pool)
-    authenticator = KeyAuthenticator(pool, database, remember_s=60)
-    await authenticator.start()
-    try:
+    async with started(pool, database, remember_s=60) as authenticator:
         assert authenticator.listening
         assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
-        # Revoked behind the ingress's back, with the change notice switched off: the key is
-        # still accepted, which shows it is answered from memory, not from the table.
-        async with pool.acquire() as conn:
-            await conn.execute("ALTER TABLE bus_api_keys DISABLE TRIGGER bus_api_keys_changed")
-            assert await keys.revoke_key(conn, issued.key_id)
+        # Revoked without a change notice: the key is still accepted, which shows it is
+        # answered from memory, not from the table.
+        await revoke_unheard(pool, issued.key_id)
         assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
         # With notices on, any change to the key makes the ingress forget it at once.
         async with pool.acquire() as conn:
@@ -58,34 +74,26 @@ async def test_a_remembered_key_skips_the_database_until_it_changes(
                 "UPDATE bus_api_keys SET description = 'touched' WHERE key_id = $1", issued.key_id
             )
         await wait_until(lambda: refused(authenticator, issued.token), timeout=5)
-    finally:
-        await authenticator.close()
 
 
 async def test_revoking_through_the_cli_function_refuses_the_next_request(
     pool: asyncpg.Pool[Any], database: str
 ) -> None:
     issued, other = await issue(pool), await issue(pool)
-    authenticator = KeyAuthenticator(pool, database, remember_s=60)
-    await authenticator.start()
-    try:
+    async with started(pool, database, remember_s=60) as authenticator:
         assert await authenticator.authenticate(issued.token) is not None
         assert await authenticator.authenticate(other.token) is not None
         async with pool.acquire() as conn:
             assert await keys.revoke_key(conn, issued.key_id)
         await wait_until(lambda: refused(authenticator, issued.token), timeout=5)
         assert await authenticator.authenticate(other.token) == (other.key_id, SYSTEM)
-    finally:
-        await authenticator.close()
 
 
 async def test_nothing_is_remembered_while_changes_cannot_be_heard(
     pool: asyncpg.Pool[Any], database: str
 ) -> None:
     issued = await issue(pool)
-    authenticator = KeyAuthenticator(pool, database, remember_s=60)
-    await authenticator.start()
-    try:
+    async with started(pool, database, remember_s=60) as authenticator:
         assert await authenticator.authenticate(issued.token) is not None
         async with pool.acquire() as conn:
             # The LISTEN connection dies; then the key is revoked while nobody listens.
@@ -97,23 +105,15 @@ async def test_nothing_is_remembered_while_changes_cannot_be_heard(
         async with pool.acquire() as conn:
             assert await keys.revoke_key(conn, issued.key_id)
         assert await authenticator.authenticate(issued.token) is None
-    finally:
-        await authenticator.close()
 
 
 async def test_remember_zero_asks_the_database_every_time(
     pool: asyncpg.Pool[Any], database: str
 ) -> None:
     issued = await issue(pool)
-    authenticator = KeyAuthenticator(pool, database, remember_s=0)
-    await authenticator.start()
-    try:
+    async with started(pool, database, remember_s=0) as authenticator:
         assert not authenticator.listening
         assert await authenticator.authenticate(issued.token) == (issued.key_id, SYSTEM)
-        async with pool.acquire() as conn:
-            await conn.execute("ALTER TABLE bus_api_keys DISABLE TRIGGER bus_api_keys_changed")
-            assert await keys.revoke_key(conn, issued.key_id)
+        await revoke_unheard(pool, issued.key_id)
         assert await authenticator.authenticate(issued.token) is None
         assert await authenticator.authenticate("opdbus_nokey_secret") is None
-    finally:
-        await authenticator.close()
