@@ -74,9 +74,7 @@ class KeyPartitioner:
     def partition(self, topic: str, key: bytes) -> int | None:
         """The partition of `key` in `topic`, or None while the metadata does not know it."""
         partitions = self._partitions.get(topic) or self.partitions(topic)
-        if partitions is None:
-            return None
-        return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        return None if partitions is None else partition_for(key, partitions)
 
     def _metadata_changed(self, _cluster: Any) -> None:
         self._partitions = {}
