@@ -144,10 +144,7 @@ class Publisher:
             correlation_id=correlation_id,
             traceparent=traceparent,
         )
-        pending = self.sender.send_record_nowait(record)
-        if pending is None:
-            pending = await self.sender.send_record(record)
-        return pending
+        return await self.send_record(record)
 
     async def publish(
         self,
@@ -191,12 +188,8 @@ class Publisher:
         raising, so the caller sees exactly which events landed.
         """
         records = [self.prepare(event) for event in events]
-        sender = self.sender
-        futures: list[asyncio.Future[Delivery]] = []
-        for record in records:
-            # Awaits only when the buffer is full (or the topic's metadata is not loaded yet).
-            pending = sender.send_record_nowait(record)
-            futures.append(pending if pending is not None else await sender.send_record(record))
+        # Each send awaits only when the buffer is full (or the topic's metadata is not loaded).
+        futures = [await self.send_record(record) for record in records]
         if not return_exceptions:
             return list(await asyncio.gather(*futures))
         settled = await asyncio.gather(*futures, return_exceptions=True)
