@@ -4,7 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest bench install clean browser
+# Apache Kafka, resolved with Maven from the project's pom (the version is pinned there).
+KAFKA_POM     := bus/broker/apache_kafka/pom.xml
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $(KAFKA_POM))
+KAFKA_DIR     := .bus/kafka/$(KAFKA_VERSION)
+KAFKA_STAMP   := $(KAFKA_DIR)/.installed
+
+.PHONY: dev test lint typecheck pytest bench install clean browser kafka
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +20,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the bus on the embedded broker with a live demo (Ctrl-C stops everything).
-dev: $(STAMP)
+## Start the bus (Apache Kafka where installed, else Tansu) with a live demo; Ctrl-C stops it.
+dev: $(STAMP) kafka
 	$(BIN)/bus dev
 
+## Apache Kafka's jars into .bus/kafka/<version>/ (only where java and mvn exist; once).
+kafka:
+	@if [ -n "$$KAFKA_HOME" ]; then echo "kafka: using KAFKA_HOME=$$KAFKA_HOME"; \
+	elif ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then \
+	  echo "kafka: no java or mvn here; bus dev and the tests use the embedded Tansu broker"; \
+	else $(MAKE) --no-print-directory $(KAFKA_STAMP); fi
+
+$(KAFKA_STAMP): $(KAFKA_POM)
+	mvn -B -q -f $(KAFKA_POM) dependency:copy-dependencies -DincludeScope=runtime \
+	  -DoutputDirectory=$(abspath $(KAFKA_DIR))/libs
+	@touch $@
+
 ## Lint, type-check, check the catalog, and run every test against real services.
-test: $(STAMP) lint typecheck catalog-check pytest
+test: $(STAMP) kafka lint typecheck catalog-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bus adapters schemas tests bench
@@ -31,7 +49,7 @@ typecheck: $(STAMP)
 catalog-check: $(STAMP)
 	$(BIN)/bus catalog check
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) kafka browser
 	$(BIN)/pytest
 
 ## Debian's chromium for the dashboard test (Playwright drives it; it never downloads one).
@@ -41,8 +59,8 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 ## Benchmarks: ratios against raw aiokafka on the same broker, written to bench/results.json.
-bench: $(STAMP)
+bench: $(STAMP) kafka
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .bus .pytest_cache .mypy_cache .ruff_cache *.egg-info

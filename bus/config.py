@@ -7,11 +7,19 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Settings that a running `bus dev` shares with other commands started in the same folder.
+DEV_SETTINGS_FILE = ".bus/dev/bus.env"
+
 
 class BusSettings(BaseSettings):
     """Everything the bus needs to know about its surroundings; no host or port is hard-coded."""
 
-    model_config = SettingsConfigDict(env_prefix="BUS_", env_file=".env", extra="ignore")
+    # `.bus/dev/bus.env` is written by a running `bus dev` (its broker, database and the settings
+    # its broker needs) and removed when it stops, so that other terminals in the same folder
+    # use that bus with nothing set by hand; `.env` and the environment take precedence over it.
+    model_config = SettingsConfigDict(
+        env_prefix="BUS_", env_file=(DEV_SETTINGS_FILE, ".env"), extra="ignore"
+    )
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
@@ -39,8 +47,18 @@ class BusSettings(BaseSettings):
     producer_idempotence: bool = Field(
         default=True,
         description=(
-            "Idempotent producing (no duplicates on producer retries). Set false on brokers "
-            "whose handshake fails with aiokafka, such as the embedded Tansu broker."
+            "Idempotent producing (no duplicates on producer retries). Set false only on "
+            "brokers that refuse the handshake with aiokafka, such as the embedded Tansu broker "
+            "(`bus dev` does that for you)."
+        ),
+    )
+    producer_delivery_timeout_ms: int = Field(
+        default=120_000,
+        ge=1000,
+        description=(
+            "Longest a sent event waits for the broker's acknowledgement before publish() and "
+            "flush() raise BrokerUnavailableError. Such an event may still be written when the "
+            "cluster is back: publish it again with the same id (consumers drop duplicates)."
         ),
     )
     producer_linger_ms: int = Field(default=5, ge=0)

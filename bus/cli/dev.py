@@ -1,25 +1,41 @@
-"""`bus dev`: the whole bus on one machine, on the embedded broker, with a live demo."""
+"""`bus dev`: the whole bus on one machine, on Apache Kafka or the embedded broker, with a demo."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from bus.cli import _common
 from bus.cli.ingress import dev_part as ingress_part
-from bus.cli.monitor import dev_part
+from bus.cli.monitor import dev_part as monitor_part
 from bus.dev.stack import DevOptions, run_dev
+
+BrokerOption = Literal["auto", "kafka", "tansu"]
 
 
 def dev(  # noqa: PLR0917 - Typer options, passed by name
-    host: Annotated[
-        str, typer.Option(help="Address the embedded broker listens on.")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="BUS_DEV_BROKER_PORT", help="Broker port.")] = 9092,
+    broker: Annotated[
+        BrokerOption,
+        typer.Option(
+            help="auto: Apache Kafka where installed (make kafka), else Tansu; or kafka, tansu."
+        ),
+    ] = "auto",
+    nodes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=9,
+            help="Apache Kafka nodes; from 3 the catalog's topics get RF 3, min.insync.replicas 2.",
+        ),
+    ] = 1,
+    host: Annotated[str, typer.Option(help="Address the broker listens on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="BUS_DEV_BROKER_PORT", help="Client port of the first node.")
+    ] = 9092,
     bootstrap: Annotated[
-        str | None, typer.Option(help="Use this Kafka cluster instead of the embedded broker.")
+        str | None, typer.Option(help="Use this Kafka cluster instead of starting a broker.")
     ] = None,
     demo: Annotated[bool, typer.Option(help="Run the live licensing demo.")] = True,
     rate: Annotated[float, typer.Option(min=0.1, max=1000, help="Demo events per second.")] = 1.0,
@@ -30,17 +46,22 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
         bool, typer.Option(help="Serve the HTTP ingress on BUS_INGRESS_PORT (8080).")
     ] = True,
 ) -> None:
-    """Start the embedded broker, create the catalog's topics and run the live demo."""
+    """Start a broker, create the catalog's topics and run the live demo."""
     settings = _common.settings()
     catalog = _common.catalog(settings)
-    options = DevOptions(host=host, port=port, external_bootstrap=bootstrap, demo=demo, rate=rate)
+    options = DevOptions(
+        host=host,
+        port=port,
+        broker=broker,
+        nodes=nodes,
+        external_bootstrap=bootstrap,
+        demo=demo,
+        rate=rate,
+        database=ingress,
+    )
     if monitor:
-        options.extra_parts.append(dev_part(settings, catalog, bootstrap or f"{host}:{port}"))
+        options.extra_parts.append(monitor_part(catalog))
     if ingress:
-        options.extra_parts.append(
-            ingress_part(
-                settings, catalog, bootstrap or f"{host}:{port}", embedded_broker=not bootstrap
-            )
-        )
+        options.extra_parts.append(ingress_part(catalog))
     with _common.bus_errors():
         asyncio.run(run_dev(options, settings, catalog, _common.out))

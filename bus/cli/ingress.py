@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -48,46 +47,19 @@ def ingress(
         run(_run())
 
 
-def dev_part(
-    settings: BusSettings, catalog: Catalog, bootstrap: str, *, embedded_broker: bool
-) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """The ingress as a `bus dev` part: its own embedded PostgreSQL unless BUS_DATABASE_DSN is
-    set, and a demo API key for DPMPTSP printed at start so a newcomer can curl it at once."""
-    update: dict[str, object] = {"bootstrap_servers": bootstrap}
-    if embedded_broker:
-        update["producer_idempotence"] = False  # Tansu fails aiokafka's idempotent handshake
-    dev_settings = settings.model_copy(update=update)
+def dev_part(catalog: Catalog) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
+    """The ingress as a `bus dev` part, with a demo API key for DPMPTSP printed at start so a
+    newcomer can curl it at once (the stack's database holds the keys)."""
 
-    async def part(stop: asyncio.Event) -> None:
-        from bus.database import embedded_postgres
-
-        database = None
-        dsn = dev_settings.database_dsn
-        if not dsn:
-            database = embedded_postgres()
-            try:
-                dsn = await asyncio.to_thread(database.__enter__)
-            except Exception:
-                # Ctrl-C on a terminal signals the whole process group, initdb included: a
-                # start cut short by the same Ctrl-C that stops `bus dev` is not an error.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=2)
-                if stop.is_set():
-                    return
-                raise
-        try:
-            await _serve_with_demo_key(
-                dev_settings, catalog, dsn, embedded=database is not None, stop=stop
-            )
-        finally:
-            if database is not None:
-                await asyncio.to_thread(database.__exit__, None, None, None)
+    async def part(settings: BusSettings, stop: asyncio.Event) -> None:
+        assert settings.database_dsn is not None  # `bus dev` starts one for the ingress
+        await _serve_with_demo_key(settings, catalog, settings.database_dsn, stop=stop)
 
     return part
 
 
 async def _serve_with_demo_key(
-    settings: BusSettings, catalog: Catalog, dsn: str, *, embedded: bool, stop: asyncio.Event
+    settings: BusSettings, catalog: Catalog, dsn: str, *, stop: asyncio.Event
 ) -> None:
     import asyncpg
 
@@ -103,10 +75,12 @@ async def _serve_with_demo_key(
     app = create_app(settings, catalog, database_dsn=dsn)
     url = f"http://{settings.ingress_host}:{settings.ingress_port}"
     example = orjson.dumps(catalog.event_type(_DEMO_TYPE).example).decode()
-    where = "embedded PostgreSQL, gone at exit" if embedded else "BUS_DATABASE_DSN"
-    _common.out.print(f"[bold]ingress[/] {url}  (OpenAPI at {url}/docs; keys in {where})")
-    if embedded:
-        _common.out.print(f"  more keys: BUS_DATABASE_DSN='{dsn}' bus keys create --system ID")
+    _common.out.print(f"[bold]ingress[/] {url}  (OpenAPI at {url}/docs)")
+    _common.out.print(
+        f"  more keys, from another terminal in this folder: {_bus_command()} keys create "
+        "--system ID",
+        highlight=False,
+    )
     _common.out.print(f"  demo API key for {_DEMO_SYSTEM}: [bold]{issued.token}[/]")
     _common.out.print(
         f"  curl -X POST {url}/v1/events/{_DEMO_TYPE} -H 'Authorization: Bearer {issued.token}' "
@@ -115,3 +89,19 @@ async def _serve_with_demo_key(
         markup=False,
     )
     await serve(app, settings.ingress_host, settings.ingress_port, stop)
+
+
+def _bus_command() -> str:
+    """How to run `bus` as pasted: by its path relative to here when it is not on the PATH."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    here = Path(sys.argv[0]).resolve()
+    if shutil.which("bus") and Path(shutil.which("bus") or "").resolve() == here:
+        return "bus"
+    try:
+        return os.path.relpath(here)
+    except ValueError:
+        return str(here)

@@ -59,21 +59,18 @@ async def _run(
     await serve(settings, catalog, stop, host=host, port=port, groups=groups, interval_s=interval)
 
 
-def dev_part(
-    settings: BusSettings, catalog: Catalog, bootstrap: str
-) -> Callable[[asyncio.Event], Awaitable[None]]:
+def dev_part(catalog: Catalog) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
     """The monitor as a `bus dev` part, watching the demo's groups on the dev broker."""
     from bus.dev.demo import DEMO_SUBSCRIBERS
     from bus.monitor import serve
 
-    dev_settings = settings.model_copy(update={"bootstrap_servers": bootstrap})
     demo_groups = [f"{system}.demo" for system in DEMO_SUBSCRIBERS]
 
-    async def part(stop: asyncio.Event) -> None:
+    async def part(settings: BusSettings, stop: asyncio.Event) -> None:
         _common.out.print(
-            f"[bold]monitor[/] http://{dev_settings.monitor_host}:{dev_settings.monitor_port}"
+            f"[bold]monitor[/] http://{settings.monitor_host}:{settings.monitor_port}"
             "  (dashboard; Prometheus metrics at /metrics)"
         )
-        await serve(dev_settings, catalog, stop, groups=demo_groups)
+        await serve(settings, catalog, stop, groups=demo_groups)
 
     return part

@@ -1,27 +1,35 @@
-"""`bus dev`: the embedded broker, the catalog's topics and the live demo, in one process.
+"""`bus dev`: a broker, the bus's database, the catalog's topics and the live demo, in one process.
 
-Each part is a coroutine taking the shared `stop` event; Ctrl-C (SIGINT) or SIGTERM sets it,
-every part winds down, the broker stops last, and the command exits 0.
+The broker is Apache Kafka where it is installed (`make kafka`), else the embedded Tansu broker
+(`--broker` chooses; `bus.broker.local` decides what each needs). While it runs, `bus dev`
+writes `.bus/dev/bus.env`: commands and SDK code started in the same folder read it through
+`BusSettings` and so use this broker and database with nothing set by hand.
+
+Each part is a coroutine taking the final settings and the shared `stop` event; Ctrl-C (SIGINT)
+or SIGTERM sets it, every part winds down, the broker stops last, and the command exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.local import LocalBroker, Preference, choose_broker
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
-from bus.config import BusSettings
+from bus.config import DEV_SETTINGS_FILE, BusSettings
 from bus.dev.demo import DEMO_SUBSCRIBERS, demo_subscriber, publish_licences
 from bus.publish import Publisher
 
-Part = Callable[[asyncio.Event], Awaitable[None]]
+#: A part of the stack: runs with the stack's settings until `stop` is set.
+Part = Callable[[BusSettings, asyncio.Event], Awaitable[None]]
 
 
 @dataclass
@@ -30,9 +38,13 @@ class DevOptions:
 
     host: str = "127.0.0.1"
     port: int = 9092
+    broker: Preference = "auto"
+    nodes: int = 1
     external_bootstrap: str | None = None
     demo: bool = True
     rate: float = 1.0
+    #: Start an embedded PostgreSQL for the parts that need one, unless BUS_DATABASE_DSN is set.
+    database: bool = True
     extra_parts: list[Part] = field(default_factory=list)
 
 
@@ -45,39 +57,116 @@ async def run_dev(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    broker: EmbeddedBroker | None = None
+    async with _broker(options, console) as update:
+        settings = settings.model_copy(update=update)
+        async with _database(options, settings, console, stop) as dsn:
+            if dsn is None and options.database and not settings.database_dsn:
+                return  # Ctrl-C while the database was starting
+            settings = settings.model_copy(update={"database_dsn": dsn})
+            with _shared_settings(settings, console):
+                created = await ensure_topics(catalog.event_types, settings)
+                console.print(
+                    f"[bold]topics[/] {len(catalog.event_types)} in catalog, {len(created)} created"
+                )
+                parts = [part(settings, stop) for part in options.extra_parts]
+                if options.demo:
+                    parts.append(_demo(settings, catalog, options.rate, stop, console))
+                console.print("[bold]running[/]: Ctrl-C stops everything")
+                await asyncio.gather(*parts, stop.wait())
+    console.print("[bold]stopped[/]")
+
+
+@contextlib.asynccontextmanager
+async def _broker(options: DevOptions, console: Console) -> AsyncIterator[dict[str, object]]:
+    """Start the chosen broker (or use `--bootstrap`); yields the settings its clients need."""
     if options.external_bootstrap:
-        settings = settings.model_copy(update={"bootstrap_servers": options.external_bootstrap})
-    else:
-        broker = EmbeddedBroker(options.host, options.port)
-        await asyncio.to_thread(broker.start)
-        # Tansu fails aiokafka's idempotent-producer handshake, and answers a group join only
-        # after half the session timeout: shape both settings to it, never the product logic.
-        settings = settings.model_copy(
-            update={
-                "bootstrap_servers": broker.bootstrap_servers,
-                "producer_idempotence": False,
-                "consumer_session_timeout_ms": 3000,
-                "consumer_heartbeat_interval_ms": 500,
-            }
-        )
-        console.print(
-            f"[bold]embedded broker[/] (Tansu, memory only) on {broker.bootstrap_servers}"
-        )
+        console.print(f"[bold]broker[/] {options.external_bootstrap} (--bootstrap)")
+        yield {"bootstrap_servers": options.external_bootstrap}
+        return
+    choice = choose_broker(options.broker)
+    broker = LocalBroker(choice, host=options.host, port=options.port, nodes=options.nodes)
+    await asyncio.to_thread(broker.start)
     try:
-        created = await ensure_topics(catalog.event_types, settings)
         console.print(
-            f"[bold]topics[/] {len(catalog.event_types)} in catalog, {len(created)} created"
+            f"[bold]broker[/] {broker.describe()}, chosen {choice.reason}", highlight=False
         )
-        parts: list[Awaitable[None]] = [part(stop) for part in options.extra_parts]
-        if options.demo:
-            parts.append(_demo(settings, catalog, options.rate, stop, console))
-        console.print("[bold]running[/]: Ctrl-C stops everything")
-        await asyncio.gather(*parts, stop.wait())
+        if broker.cluster is not None:
+            for node in broker.cluster.nodes:
+                console.print(
+                    f"  node {node.node_id} {node.address}  pid {node.pid}  log {node.log_path}",
+                    highlight=False,
+                )
+        else:
+            console.print(f"  {broker.bootstrap_servers}  (memory only)", highlight=False)
+        yield broker.client_settings()
     finally:
-        if broker is not None:
-            await asyncio.to_thread(broker.stop)
-        console.print("[bold]stopped[/]")
+        await asyncio.to_thread(broker.stop)
+
+
+@contextlib.asynccontextmanager
+async def _database(
+    options: DevOptions, settings: BusSettings, console: Console, stop: asyncio.Event
+) -> AsyncIterator[str | None]:
+    """The bus's database: BUS_DATABASE_DSN, else an embedded PostgreSQL gone at exit."""
+    if settings.database_dsn or not options.database:
+        yield settings.database_dsn
+        return
+    from bus.database import embedded_postgres
+
+    database = embedded_postgres()
+    try:
+        dsn = await asyncio.to_thread(database.__enter__)
+    except Exception:
+        # Ctrl-C on a terminal signals the whole process group, initdb included: a start cut
+        # short by the same Ctrl-C that stops `bus dev` is not an error.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2)
+        if stop.is_set():
+            yield None
+            return
+        raise
+    console.print("[bold]database[/] embedded PostgreSQL, gone at exit")
+    try:
+        yield dsn
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+@contextlib.contextmanager
+def _shared_settings(settings: BusSettings, console: Console) -> Iterator[None]:
+    """Write `.bus/dev/bus.env` for other terminals in this folder; remove it at exit."""
+    path = Path(DEV_SETTINGS_FILE)
+    lines = [f"# written by bus dev (pid {os.getpid()}); removed when it stops"]
+    values = settings.model_dump(
+        include={
+            "bootstrap_servers",
+            "database_dsn",
+            "producer_idempotence",
+            "consumer_session_timeout_ms",
+            "consumer_heartbeat_interval_ms",
+        }
+    )
+    lines += [
+        f"BUS_{name.upper()}={str(value).lower() if isinstance(value, bool) else value}"
+        for name, value in sorted(values.items())
+        if value is not None
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the file holds the dev database's DSN.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+    console.print(
+        f"[bold]settings[/] {path}: commands and SDK code run in this folder use this bus",
+        highlight=False,
+    )
+    try:
+        yield
+    finally:
+        # Only our own file: another `bus dev` started since then may have replaced it.
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="utf-8").startswith(lines[0]):
+                path.unlink()
 
 
 async def _demo(

@@ -118,11 +118,7 @@ async def read_dead_letters(
         consumer = clients.consumer(settings, group_id=None)
         await consumer.start()
     try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        tps = await clients.topic_partitions(consumer, *topics)
         if not tps:
             return []
         consumer.assign(tps)

@@ -64,9 +64,9 @@ async def replay(
     cursor = clients.consumer(settings, group_id=replay_group(group))
     await cursor.start()
     try:
-        if not cursor.partitions_for_topic(source):
+        tps = await clients.topic_partitions(cursor, source)
+        if not tps:
             raise BusError(f"{source} does not exist: group {group!r} has no dead-letter topic")
-        tps = [TopicPartition(source, p) for p in sorted(cursor.partitions_for_topic(source))]
         cursor.assign(tps)
         start = {tp: (await cursor.committed(tp)) or 0 for tp in tps}
         letters = await read_dead_letters(settings, [source], start=start, consumer=cursor)
@@ -110,7 +110,7 @@ async def _send(
     on_replayed: Callable[[DeadLetter], None] | None,
 ) -> None:
     producer = clients.producer(settings, client_id=f"{settings.client_id}-dlq-replay")
-    await producer.start()
+    await clients.start_producer(producer, settings)
     try:
         now = datetime.now(UTC)
         acks: list[asyncio.Future[RecordMetadata]] = []

@@ -44,6 +44,7 @@ from bus.errors import (
 from bus.ingress import idempotency, keys
 from bus.ingress.authentication import KeyAuthenticator
 from bus.ingress.request_log import RequestLog
+from bus.ingress.unsettled import UnsettledPublications
 from bus.logging import get_logger
 from bus.publish import Delivery, OutgoingRecord, RecordSender, build_record
 from bus.validation import field_errors
@@ -137,7 +138,13 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {**_PROBLEM, "description": "The body is larger than the ingress accepts."},
     415: {**_PROBLEM, "description": "The body is not declared as JSON (application/json)."},
     422: {"model": ValidationProblem, "description": "Invalid data; one entry per field."},
-    503: {**_PROBLEM, "description": "The broker did not acknowledge; nothing was accepted."},
+    503: {
+        **_PROBLEM,
+        "description": (
+            "The broker did not acknowledge in time: the outcome is unknown and the event may "
+            "still be published. Retry with the same Idempotency-Key."
+        ),
+    },
 }
 
 
@@ -156,6 +163,7 @@ class Ingress:
         self._authenticator: KeyAuthenticator | None = None
         self._log_writer: publication_log.GroupedLogWriter | None = None
         self._ready: tuple[float, bool] = (0.0, False)
+        self._unsettled = UnsettledPublications()
         self._ready_lock = asyncio.Lock()
 
     @property
@@ -333,7 +341,8 @@ class Ingress:
                 else:
                     ids = [record.envelope.id for record in records]
                     await idempotency.remember(conn, system.id, key, fingerprint, ids)
-                deliveries = await self._publish(request, records)
+                earlier = self._unsettled.take([record.envelope.id for record in records])
+                deliveries = await self._publish(request, records, earlier)
                 response = render(deliveries)
                 async with conn.transaction():
                     await self._log(conn, system, records, deliveries)
@@ -342,30 +351,58 @@ class Ingress:
                 await idempotency.unlock(conn, system.id, key)
         return JSONResponse(response, status_code=202)
 
-    async def _publish(self, request: Request, records: list[OutgoingRecord]) -> list[Delivery]:
-        request.state.event_ids = [record.envelope.id for record in records]
+    async def _publish(
+        self,
+        request: Request,
+        records: list[OutgoingRecord],
+        earlier: list[asyncio.Future[Delivery]] | None = None,
+    ) -> list[Delivery]:
+        """Publish `records` (or wait for an earlier attempt's `earlier` futures); 503 if the
+        broker does not acknowledge within `ingress_publish_timeout_s`."""
+        ids = request.state.event_ids = [record.envelope.id for record in records]
+        futures: list[asyncio.Future[Delivery]] = []
         try:
-            return await asyncio.wait_for(
-                self._send_all(records), self.settings.ingress_publish_timeout_s
-            )
+            async with asyncio.timeout(self.settings.ingress_publish_timeout_s):
+                if earlier is not None:
+                    try:  # the first attempt's records: their outcome, not a second send
+                        return list(await asyncio.shield(asyncio.gather(*earlier)))
+                    except BusError:
+                        pass  # that attempt failed for good: publish the same ids anew
+                await self.sender.start()
+                futures = [await self.sender.send_record(record) for record in records]
+                return list(await asyncio.shield(asyncio.gather(*futures)))
         except (BusError, TimeoutError) as exc:
+            pending = futures or earlier or []
+            unsettled = [future for future in pending if not future.done()]
+            if unsettled and request.headers.get("idempotency-key") and len(pending) == len(ids):
+                self._unsettled.keep(ids, pending)
             log.warning(
                 "ingress.broker_unavailable",
                 error=str(exc) or "no acknowledgement in time",
-                event_ids=request.state.event_ids,
+                event_ids=ids,
+                outcome="unknown" if unsettled else "not published",
             )
-            raise RefusalError.problem(
+            retry = (
+                "Retry with the same Idempotency-Key: the bus then reports this attempt's "
+                "outcome or publishes the same event id, never a second event"
+                if request.headers.get("idempotency-key")
+                else "A retry without an Idempotency-Key publishes a new event"
+            )
+            what = (
+                "has not acknowledged the event in time; it may still be published"
+                if unsettled
+                else "did not accept the event; it was not published"
+            )
+            raise RefusalError(
                 503,
-                "broker_unavailable",
-                "the event bus did not acknowledge the event; nothing was accepted, retry "
-                "later (with the same Idempotency-Key to be safe)",
-                **{"Retry-After": "5"},
+                {
+                    "error": "broker_unavailable",
+                    "message": f"the event bus {what}. {retry}.",
+                    "outcome": "unknown" if unsettled else "not_published",
+                    "event_ids": ids,
+                },
+                {"Retry-After": "5"},
             ) from None
-
-    async def _send_all(self, records: list[OutgoingRecord]) -> list[Delivery]:
-        await self.sender.start()
-        futures = [await self.sender.send_record(record) for record in records]
-        return list(await asyncio.gather(*futures))
 
     async def _log(
         self,

@@ -10,6 +10,12 @@ straight into an open `BatchBuilder` of that partition and submits the batch wit
 
 Order per partition is kept: batches of one partition are submitted one after the other under
 a FIFO lock, in the order they were opened, and Kafka appends a batch's records in order.
+
+Every submitted batch is settled exactly once: by the broker's acknowledgement, by a refusal, or
+by its delivery deadline (`producer_delivery_timeout_ms`). The deadline exists because an
+idempotent aiokafka producer retries a batch for ever while the cluster is down; without it
+`publish()` and `flush()` would hang for the whole outage. A batch past its deadline may still
+be written later (aiokafka keeps it); if it is, that is logged, never settled a second time.
 """
 
 from __future__ import annotations
@@ -19,15 +25,33 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
+from bus.logging import get_logger
 from bus.publish.partitioner import KeyPartitioner
 from bus.publish.record import OutgoingRecord
+
+log = get_logger("bus.publish")
+
+
+class DeliveryTimeoutError(KafkaTimeoutError):  # type: ignore[misc]
+    """A batch was not acknowledged within `producer_delivery_timeout_ms`."""
 
 
 class OpenBatch:
     """One partition's batch being filled: the builder, and per record its future and id."""
 
-    __slots__ = ("builder", "counts", "event_ids", "linger", "partition", "pending", "topic")
+    __slots__ = (
+        "builder",
+        "counts",
+        "deadline",
+        "event_ids",
+        "linger",
+        "partition",
+        "pending",
+        "settled",
+        "topic",
+    )
 
     def __init__(self, topic: str, partition: int, builder: Any) -> None:
         self.topic = topic
@@ -38,6 +62,9 @@ class OpenBatch:
         # Records per (publishing system, event type), for the metrics when the batch settles.
         self.counts: dict[tuple[str, str], int] = {}
         self.linger: asyncio.TimerHandle | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+        #: Set once the batch is settled: acknowledged, refused or past its deadline.
+        self.settled: asyncio.Future[None] | None = None
 
 
 Settle = Callable[[OpenBatch, "asyncio.Future[Any]"], None]
@@ -46,15 +73,21 @@ Settle = Callable[[OpenBatch, "asyncio.Future[Any]"], None]
 class PartitionBatches:
     """Open batches per topic-partition, submitted in order to one producer."""
 
-    def __init__(self, producer: AIOKafkaProducer, linger_ms: int, settle: Settle) -> None:
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        linger_ms: int,
+        settle: Settle,
+        delivery_timeout_ms: int = 120_000,
+    ) -> None:
         self._producer = producer
         self._partitioner = KeyPartitioner(producer.client.cluster)
         self._linger_s = linger_ms / 1000
+        self._delivery_timeout_s = delivery_timeout_ms / 1000
         self._settle = settle
         self._open: dict[tuple[str, int], OpenBatch] = {}
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
-        self._submitting: set[asyncio.Task[None]] = set()
-        self._unacknowledged: set[asyncio.Future[Any]] = set()
+        self._unsettled: set[OpenBatch] = set()
 
     def partition_of(self, topic: str, key: bytes) -> int | None:
         """The partition of `key`, or None until the topic's metadata is loaded."""
@@ -110,11 +143,11 @@ class PartitionBatches:
             self._submit(batch)
 
     async def drain(self) -> None:
-        """Ship every open batch and wait until each is acknowledged or failed and settled."""
+        """Ship every open batch and wait until each is settled (at most its delivery deadline)."""
         self.submit_all()
-        while self._submitting or self._unacknowledged:
+        while self._unsettled:
             await asyncio.gather(
-                *list(self._submitting), *list(self._unacknowledged), return_exceptions=True
+                *(batch.settled for batch in list(self._unsettled) if batch.settled)
             )
 
     def _open_batch(self, topic: str, partition: int) -> OpenBatch:
@@ -135,25 +168,54 @@ class PartitionBatches:
         if batch.linger is not None:
             batch.linger.cancel()
         batch.builder.close()
-        task = asyncio.get_running_loop().create_task(self._ship(batch))
-        self._submitting.add(task)
-        task.add_done_callback(self._submitting.discard)
+        loop = asyncio.get_running_loop()
+        batch.settled = loop.create_future()
+        self._unsettled.add(batch)
+        batch.deadline = loop.call_later(self._delivery_timeout_s, self._expire, batch)
+        task = loop.create_task(self._ship(batch))
+        # The task settles its batch; holding the batch holds the task until then.
+        batch.settled.add_done_callback(lambda _: task)
 
     async def _ship(self, batch: OpenBatch) -> None:
         lock = self._locks.setdefault((batch.topic, batch.partition), asyncio.Lock())
         async with lock:  # FIFO: batches of a partition reach the producer in opening order
+            if batch.settled is None or batch.settled.done():
+                return  # past its deadline before it reached the producer: never sent
             try:
                 ack = await self._producer.send_batch(
                     batch.builder, batch.topic, partition=batch.partition
                 )
             except Exception as exc:
-                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)
-                self._settle(batch, failed)
+                self._finish(batch, _failed(exc))
                 return
-        self._unacknowledged.add(ack)
-        ack.add_done_callback(lambda done: self._acknowledged(batch, done))
+        ack.add_done_callback(lambda done: self._finish(batch, done))
 
-    def _acknowledged(self, batch: OpenBatch, ack: asyncio.Future[Any]) -> None:
-        self._unacknowledged.discard(ack)
+    def _expire(self, batch: OpenBatch) -> None:
+        seconds = self._delivery_timeout_s
+        self._finish(
+            batch, _failed(DeliveryTimeoutError(f"no acknowledgement within {seconds:g} s"))
+        )
+
+    def _finish(self, batch: OpenBatch, ack: asyncio.Future[Any]) -> None:
+        """Settle `batch` the first time; a late acknowledgement after its deadline is logged."""
+        if batch.settled is None or batch.settled.done():
+            if not ack.cancelled() and ack.exception() is None:
+                log.warning(
+                    "publish.acknowledged_after_deadline",
+                    topic=batch.topic,
+                    partition=batch.partition,
+                    offset=ack.result().offset,
+                    event_ids=batch.event_ids,
+                )
+            return
+        if batch.deadline is not None:
+            batch.deadline.cancel()
+        self._unsettled.discard(batch)
+        batch.settled.set_result(None)
         self._settle(batch, ack)
+
+
+def _failed(exc: BaseException) -> asyncio.Future[Any]:
+    failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    failed.set_exception(exc)
+    return failed

@@ -32,7 +32,7 @@ from bus.broker import clients
 from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, BusError, PublishError
 from bus.metrics import count_publish_failures, count_published
-from bus.publish.batches import OpenBatch, PartitionBatches
+from bus.publish.batches import DeliveryTimeoutError, OpenBatch, PartitionBatches
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord
 
@@ -51,7 +51,12 @@ class RecordSender:
         self._started = False
 
     def _new_batches(self) -> PartitionBatches:
-        return PartitionBatches(self._producer, self.settings.producer_linger_ms, self._settle)
+        return PartitionBatches(
+            self._producer,
+            self.settings.producer_linger_ms,
+            self._settle,
+            self.settings.producer_delivery_timeout_ms,
+        )
 
     @property
     def started(self) -> bool:
@@ -68,15 +73,12 @@ class RecordSender:
         if self._started:
             return
         try:
-            await self._producer.start()
-        except KafkaError as exc:
-            await self._producer.stop()
+            await clients.start_producer(self._producer, self.settings)
+        except BusError:
             # A failed start leaves aiokafka's producer unusable: the next start gets a new one.
             self._producer = clients.producer(self.settings)
             self._batches = self._new_batches()
-            raise BrokerUnavailableError(
-                f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
-            ) from exc
+            raise
         self._started = True
 
     async def stop(self) -> None:
@@ -198,6 +200,13 @@ class RecordSender:
 
 def publish_error(exc: BaseException, settings: BusSettings) -> Exception:
     """The `BusError` for an aiokafka failure: unreachable cluster or refused event."""
+    if isinstance(exc, DeliveryTimeoutError):
+        return BrokerUnavailableError(
+            f"Kafka at {settings.bootstrap_servers} did not acknowledge the event within "
+            f"producer_delivery_timeout_ms={settings.producer_delivery_timeout_ms} "
+            "(BUS_PRODUCER_DELIVERY_TIMEOUT_MS). It may still be written when the cluster is "
+            "back: publish it again with the same id to be sure; consumers drop the duplicate"
+        )
     # Retriable Kafka errors (node not ready, leader moving, request timed out) mean the
     # cluster is unavailable for now, not that it refused this event.
     if isinstance(exc, KafkaConnectionError | KafkaTimeoutError) or getattr(

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 
 from bus.broker import clients
 from bus.config import BusSettings
-from bus.errors import BrokerUnavailableError, DeadLetterError
+from bus.errors import DeadLetterError
 from bus.logging import get_logger
 from bus.reliability.failure import Failure, with_failure
 from bus.reliability.naming import dlq_topic, retry_topic
@@ -38,13 +38,7 @@ class FailureRouter:
 
     async def start(self) -> None:
         """Connect the producer."""
-        try:
-            await self._producer.start()
-        except KafkaError as exc:
-            await self._producer.stop()
-            raise BrokerUnavailableError(
-                f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}"
-            ) from exc
+        await clients.start_producer(self._producer, self._settings)
 
     async def stop(self) -> None:
         """Disconnect the producer (every send was already awaited)."""

@@ -1,7 +1,28 @@
 """Testing support: real services, readiness waits, and a pytest plugin (`bus.testing.plugin`)."""
 
 from bus.testing.offsets import start_group_at_end
-from bus.testing.services import KafkaService, kafka_service, postgres_service
+from bus.testing.records import committed_offsets, end_offsets, header, read_to_end
+from bus.testing.services import (
+    KafkaService,
+    kafka_cluster,
+    kafka_service,
+    own_broker,
+    postgres_service,
+    settings_environment,
+)
 from bus.testing.waiting import wait_until
 
-__all__ = ["KafkaService", "kafka_service", "postgres_service", "start_group_at_end", "wait_until"]
+__all__ = [
+    "KafkaService",
+    "committed_offsets",
+    "end_offsets",
+    "header",
+    "kafka_cluster",
+    "kafka_service",
+    "own_broker",
+    "postgres_service",
+    "read_to_end",
+    "settings_environment",
+    "start_group_at_end",
+    "wait_until",
+]

@@ -15,21 +15,19 @@ from bus.broker import clients
 from bus.config import BusSettings
 
 
-async def start_group_at_end(settings: BusSettings, group: str, topics: Iterable[str]) -> None:
-    """Commit the current end offset of every partition of `topics` for `group`."""
+async def start_group_at_end(
+    settings: BusSettings, group: str, topics: Iterable[str]
+) -> dict[TopicPartition, int]:
+    """Commit the current end offset of every partition of `topics` for `group`; returns them."""
     consumer = clients.consumer(settings, group_id=group)
     await consumer.start()
     try:
-        await consumer.topics()  # loads metadata for every topic, so partitions are known
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await clients.topic_partitions(consumer, *topics)
         consumer.assign(partitions)  # committing needs an assignment, even with a group id
         ends = await consumer.end_offsets(partitions)
-        # Tansu reports the base offset of the last produce batch + 1 as the end: at worst the
-        # group then also sees the rest of that one batch, never misses a later event.
+        # (Tansu reports the base offset of the last produce batch + 1 as the end: there the
+        # group may also see the rest of that one batch, but never misses a later event.)
         await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+        return dict(ends)
     finally:
         await consumer.stop()

@@ -2,9 +2,10 @@
 
 OPD developers get the same fixtures this project tests itself with:
 
-- `kafka`: a session-wide `KafkaService` (embedded Tansu unless told otherwise);
-- `bus_settings`: `BusSettings` pointing at it, idempotence off on Tansu (its handshake fails
-  with aiokafka, a documented broker quirk);
+- `kafka`: a session-wide `KafkaService`: Apache Kafka where installed (`make kafka`), else
+  testcontainers or the embedded Tansu broker (see `bus.testing.services`);
+- `bus_settings`: `BusSettings` pointing at it, with production settings on Apache Kafka and
+  what `bus.broker.local.client_settings` says a broker of another kind needs;
 - `catalog`: the catalog from `BUS_CATALOG_MODULE` (default `schemas`);
 - `postgres_dsn`: a session-wide PostgreSQL DSN; `database`: a fresh database per test;
 - `unique`: a short unique suffix for group ids and scratch topics.
@@ -20,7 +21,12 @@ import pytest
 
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
-from bus.testing.services import KafkaService, kafka_service, postgres_service
+from bus.testing.services import KafkaService, kafka_service, planned_broker, postgres_service
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Name the broker every integration test runs on, e.g. `apache-kafka 4.4.0 (KRaft, 1 node)`."""
+    return f"broker: {planned_broker()}"
 
 
 @pytest.fixture(scope="session")
@@ -34,16 +40,10 @@ def kafka() -> Iterator[KafkaService]:
 def bus_settings(kafka: KafkaService) -> BusSettings:
     """Settings pointing at the session's broker."""
     return BusSettings(
-        bootstrap_servers=kafka.bootstrap_servers,
-        # Tansu 0.6 fails aiokafka's idempotent-producer handshake (InitProducerId); the
-        # setting stays on for real Kafka.
-        producer_idempotence=not kafka.is_tansu,
+        _env_file=None,  # a running `bus dev` must not leak into the tests
+        **kafka.client_settings(),
+        # How long an empty poll waits before the subscriber checks for stop: test speed only.
         consumer_fetch_timeout_ms=50,
-        # Tansu answers JoinGroup after half the session timeout; a short session keeps each
-        # group join near 1.5 s instead of 5 s. Heartbeats run in the background, so handlers
-        # that take longer than this are not affected.
-        consumer_session_timeout_ms=3000,
-        consumer_heartbeat_interval_ms=500,
     )
 
 

@@ -17,12 +17,10 @@ from typing import Any
 
 import asyncpg
 from aiokafka import TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 
+from bus import testing
 from bus.broker import clients
-from bus.catalog import load_catalog
 from bus.config import BusSettings
-from bus.publish.record import build_record
 from schemas import IzinTerbit
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
@@ -45,34 +43,8 @@ def izins(prefix: str, count: int) -> list[IzinTerbit]:
 async def start_group_at_end(
     settings: BusSettings, group: str, topic: str = TOPIC
 ) -> dict[TopicPartition, int]:
-    """Commit, for `group`, offsets just past a marker event on each partition of `topic`.
-
-    Returns the committed offsets; the group then reads only what is published next. A marker
-    sent alone (its own produce batch) gives an exact offset on every broker; Tansu's end
-    offset alone can trail the log end by the rest of the last produce batch (a documented
-    quirk), which would make the group re-read other tests' events.
-    """
-    catalog = load_catalog(settings.catalog_module)
-    event_type = catalog.event_type(topic)
-    source = catalog.system(event_type.owner)
-    producer = clients.producer(settings)
-    consumer = clients.consumer(settings, group_id=group)
-    await producer.start()
-    await consumer.start()
-    try:
-        offsets = {}
-        for partition in sorted(consumer.partitions_for_topic(topic) or ()):
-            marker = build_record(event_type, source, izin(f"503/MARKER/{group}/{partition}"))
-            meta = await producer.send_and_wait(
-                topic, marker.value, key=marker.key, headers=marker.headers, partition=partition
-            )
-            offsets[TopicPartition(topic, partition)] = OffsetAndMetadata(meta.offset + 1, "")
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-        return {tp: meta.offset for tp, meta in offsets.items()}
-    finally:
-        await consumer.stop()
-        await producer.stop()
+    """Commit, for `group`, the end offset of each partition of `topic`; returns them."""
+    return await testing.start_group_at_end(settings, group, [topic])
 
 
 async def entities(dsn: str, prefix: str) -> int:

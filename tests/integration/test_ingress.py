@@ -14,15 +14,15 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from bus.broker import clients
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus import testing
+from bus.broker.process import free_port
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.ingress import create_app
 from bus.ingress.keys import create_key, ensure_schema, revoke_key
 from bus.ingress.server import serve
-from bus.testing import wait_until
+from bus.testing import KafkaService, own_broker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,43 +74,21 @@ async def new_key(database: str, system: str) -> tuple[str, str]:
 async def records_with_ids(
     settings: BusSettings, start: dict[TopicPartition, int], sentinel: str
 ) -> list[tuple[str, bytes, int, int]]:
-    """(event id, value, partition, offset) of every record from `start` up to the record whose
-    id is `sentinel`, which the caller published last (and alone) to the same partition set."""
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    found: list[tuple[str, bytes, int, int]] = []
-    try:
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while sentinel not in {f[0] for f in found}:
-            assert loop.time() < deadline, "sentinel record not read back"
-            for tp, records in (await consumer.getmany(timeout_ms=200)).items():
-                for record in records:
-                    event_id = dict(record.headers)["ce_id"].decode()
-                    found.append((event_id, record.value, tp.partition, record.offset))
-    finally:
-        await consumer.stop()
+    """(event id, value, partition, offset) of every record from `start` to the end offsets; the
+    caller published `sentinel` last, so it must be among them."""
+    found = [
+        (testing.header(record, "ce_id") or "", record.value, record.partition, record.offset)
+        for record in await testing.read_to_end(settings, start)
+    ]
+    assert sentinel in {f[0] for f in found}, "sentinel record not read back"
     return found
-
-
-async def end_offsets(settings: BusSettings, topic: str) -> dict[TopicPartition, int]:
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 async def test_every_status_code_over_http(
     database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
 ) -> None:
     settings = bus_settings.model_copy(update={"ingress_max_body_bytes": 4096})
-    start = await end_offsets(settings, TOPIC)
+    start = await testing.end_offsets(settings, TOPIC)
     key_id, token = await new_key(database, "dpmptsp.sicantik")
     _, bkd_token = await new_key(database, "bkd.simpeg")
     auth = {"Authorization": f"Bearer {token}"}
@@ -230,7 +208,7 @@ async def test_idempotent_retry_and_batches(
     database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
 ) -> None:
     settings = bus_settings.model_copy(update={"ingress_max_batch_events": 5})
-    start = await end_offsets(settings, TOPIC)
+    start = await testing.end_offsets(settings, TOPIC)
     _, token = await new_key(database, "dpmptsp.sicantik")
     auth = {"Authorization": f"Bearer {token}"}
     url_izin = f"/v1/events/{IZIN}"
@@ -293,64 +271,63 @@ async def test_idempotent_retry_and_batches(
     assert not [v for _, v, *_ in found if f"503/HALF/{unique}".encode() in v]
 
 
-async def test_503_when_the_broker_is_down_and_nothing_half_done(
-    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
+async def test_503_during_an_outage_is_truthful_and_a_retry_never_doubles_the_event(
+    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str, kafka: KafkaService
 ) -> None:
-    port = free_port()
-    broker = EmbeddedBroker(port=port)
-    await asyncio.to_thread(broker.start)
-    settings = bus_settings.model_copy(
-        update={
-            "bootstrap_servers": broker.bootstrap_servers,
-            "request_timeout_ms": 1500,
-            "ingress_publish_timeout_s": 5.0,
-        }
-    )
     izin_type = catalog.event_type(IZIN)
     _, token = await new_key(database, "dpmptsp.sicantik")
     auth = {"Authorization": f"Bearer {token}"}
     url_izin = f"/v1/events/{IZIN}"
-    try:
+    # A broker of the test's own, to stop without disturbing the others; production settings.
+    async with own_broker(kafka) as broker:
+        settings = bus_settings.model_copy(
+            update={**broker.client_settings(), "ingress_publish_timeout_s": 5.0}
+        )
         await ensure_topics([izin_type], settings)
+        start = await testing.end_offsets(settings, TOPIC)
         async with (
             ingress_server(settings, catalog, database) as base,
             httpx.AsyncClient(base_url=base, timeout=30) as http,
         ):
             up = await http.post(url_izin, json=izin(catalog, "503/UP/1"), headers=auth)
             assert up.status_code == 202
-            await asyncio.to_thread(broker.stop)
+            await asyncio.to_thread(broker.pause)
 
             retry = {**auth, "Idempotency-Key": f"down-{unique}"}
             data = izin(catalog, f"503/DOWN/{unique}")
             down = await http.post(url_izin, json=data, headers=retry)
             assert down.status_code == 503
-            assert down.json()["error"] == "broker_unavailable"
+            problem = down.json()
+            # The sender still holds the record: the answer must not claim it was dropped.
+            assert problem["error"] == "broker_unavailable"
+            assert problem["outcome"] == "unknown"
+            assert "may still be published" in problem["message"]
             assert down.headers["retry-after"] == "5"
+            [event_id] = problem["event_ids"]
             await wait_until(
                 lambda: _status(http, "/readyz", 503), message="readyz reports the broker down"
             )
 
-            broker = EmbeddedBroker(port=port)
-            await asyncio.to_thread(broker.start)
-            await ensure_topics([izin_type], settings)
+            await asyncio.to_thread(broker.resume)
             again = await http.post(url_izin, json=data, headers=retry)
             assert again.status_code == 202, again.text
+            assert again.json()["id"] == event_id
             await wait_until(lambda: _status(http, "/readyz", 200), message="readyz ready again")
 
-        # The new broker started empty: exactly the retried event is on it, once.
-        start = {TopicPartition(TOPIC, p): 0 for p in range(izin_type.topic_settings.partitions)}
-        found = await records_with_ids(settings, start, again.json()["id"])
-        assert [event_id for event_id, *_ in found] == [again.json()["id"]]
+        # Apache Kafka kept its log: the event published before the outage and the retried
+        # one, each exactly once, read to the end offsets.
+        found = [
+            testing.header(record, "ce_id") for record in await testing.read_to_end(settings, start)
+        ]
+        assert sorted(found) == sorted([up.json()["id"], event_id])
         conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
         try:
             logged = await conn.fetchval(
-                "SELECT count(*) FROM bus_publication_log WHERE event_id = $1", again.json()["id"]
+                "SELECT count(*) FROM bus_publication_log WHERE event_id = $1", event_id
             )
             assert logged == 1
         finally:
             await conn.close()
-    finally:
-        await asyncio.to_thread(broker.stop)
 
 
 async def test_503_when_the_broker_was_never_reachable(

@@ -1,0 +1,86 @@
+"""Read what is really on a topic: end offsets, committed offsets, every record up to the end.
+
+Tests count effects with these, independently of the code under test. `read_to_end` reads each
+partition up to the end offset it had when called, never stopping at the first match, so an
+event written twice is seen twice.
+
+    start = await end_offsets(settings, topic)
+    ...                                              # publish
+    records = await read_to_end(settings, start)     # everything published since `start`
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from bus.broker import clients
+from bus.config import BusSettings
+
+__all__ = ["committed_offsets", "end_offsets", "header", "read_to_end"]
+
+
+async def end_offsets(settings: BusSettings, *topics: str) -> dict[TopicPartition, int]:
+    """The end offset of every partition of `topics` right now."""
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        return dict(await consumer.end_offsets(await clients.topic_partitions(consumer, *topics)))
+    finally:
+        await clients.stop_consumer(consumer)
+
+
+async def committed_offsets(
+    settings: BusSettings, group: str, *topics: str
+) -> dict[TopicPartition, int]:
+    """`group`'s committed offset on every partition of `topics` (0 where it has none)."""
+    consumer = clients.consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        return {
+            tp: (await consumer.committed(tp)) or 0
+            for tp in await clients.topic_partitions(consumer, *topics)
+        }
+    finally:
+        await clients.stop_consumer(consumer)
+
+
+async def read_to_end(
+    settings: BusSettings, start: Mapping[TopicPartition, int], deadline_s: float = 60.0
+) -> list[Any]:
+    """Every record from `start` up to each partition's end offset now, in partition order."""
+    consumer = clients.consumer(settings, group_id=None)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(start))
+        remaining = {tp: end for tp, end in ends.items() if end > start[tp]}
+        consumer.assign(list(remaining))
+        for tp in remaining:
+            consumer.seek(tp, start[tp])
+        found: dict[TopicPartition, list[Any]] = {tp: [] for tp in start}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        while remaining:
+            if loop.time() > deadline:
+                raise TimeoutError(f"records up to the end offsets not read in {deadline_s} s")
+            for tp, records in (await consumer.getmany(*remaining, timeout_ms=200)).items():
+                for record in records:
+                    if record.offset < remaining.get(tp, 0):
+                        found[tp].append(record)
+                if await consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+                    consumer.pause(tp)
+        return [record for tp in start for record in found[tp]]
+    finally:
+        await clients.stop_consumer(consumer)
+
+
+def header(record: Any, name: str) -> str | None:
+    """A record header as text, or None."""
+    for key, value in record.headers or ():
+        if key == name:
+            return None if value is None else bytes(value).decode()
+    return None
