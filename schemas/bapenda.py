@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bus.catalog import EventData
-from schemas.types import KodeWilayah, NomorPolisi, Rupiah
+from schemas.types import KodeBayar, KodeWilayah, NomorPolisi, Rupiah
 
 
 class PkbDibayar(
@@ -21,7 +21,9 @@ class PkbDibayar(
 ):
     """PKB dibayar: the annual motor-vehicle tax (Pajak Kendaraan Bermotor) was paid at Samsat."""
 
-    kode_bayar: str = Field(pattern=r"^\d{16}$", description="Payment code issued by e-Samsat.")
+    kode_bayar: KodeBayar = Field(
+        pattern=r"^\d{16}$", description="Payment code issued by e-Samsat."
+    )
     nomor_polisi: NomorPolisi
     jenis_kendaraan: str = Field(pattern=r"^(roda2|roda4|roda6_plus)$")
     pokok_pkb: Rupiah

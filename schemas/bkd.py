@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bus.catalog import EventData, personal
-from schemas.types import NIP
+from schemas.types import NIP, Golongan, Jabatan, NamaOrang, NomorSK, UnitKerja
 
 
 class AsnMutasi(
@@ -22,12 +22,16 @@ class AsnMutasi(
     """ASN mutasi: a civil servant (ASN) was transferred to another unit by decree (SK)."""
 
     nip: NIP = personal(description="Civil servant's NIP (personal data).")
-    nama: str = personal(min_length=1, max_length=200, description="Name (personal data).")
-    nomor_sk: str = Field(min_length=5, max_length=64, description="Transfer decree number.")
-    unit_asal: str = Field(min_length=2, max_length=200, description="Origin work unit (OPD).")
-    unit_tujuan: str = Field(min_length=2, max_length=200, description="Destination work unit.")
-    jabatan_baru: str = Field(min_length=2, max_length=200, description="New position title.")
-    golongan: str = Field(pattern=r"^(I|II|III|IV)/[a-e]$", description="Rank, e.g. III/c.")
+    nama: NamaOrang = personal(min_length=1, max_length=200, description="Name (personal data).")
+    nomor_sk: NomorSK = Field(min_length=5, max_length=64, description="Transfer decree number.")
+    unit_asal: UnitKerja = Field(
+        min_length=2, max_length=200, description="Origin work unit (OPD)."
+    )
+    unit_tujuan: UnitKerja = Field(
+        min_length=2, max_length=200, description="Destination work unit."
+    )
+    jabatan_baru: Jabatan = Field(min_length=2, max_length=200, description="New position title.")
+    golongan: Golongan = Field(pattern=r"^(I|II|III|IV)/[a-e]$", description="Rank, e.g. III/c.")
     tmt: date = Field(description="Terhitung mulai tanggal: the date the transfer takes effect.")
     decided_at: datetime
 

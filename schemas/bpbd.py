@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from bus.catalog import EventData
-from schemas.types import KodeWilayah
+from schemas.types import Bujur, KodeWilayah, Lintang
 
 
 class HotspotTerdeteksi(
@@ -23,8 +23,8 @@ class HotspotTerdeteksi(
 
     hotspot_id: str = Field(min_length=8, max_length=64)
     satelit: Literal["MODIS", "VIIRS_SNPP", "VIIRS_NOAA20", "HIMAWARI"]
-    latitude: float = Field(ge=-1.2, le=2.6, description="Inside Riau's bounding box.")
-    longitude: float = Field(ge=100.0, le=104.0, description="Inside Riau's bounding box.")
+    latitude: Lintang = Field(ge=-1.2, le=2.6, description="Inside Riau's bounding box.")
+    longitude: Bujur = Field(ge=100.0, le=104.0, description="Inside Riau's bounding box.")
     confidence: int = Field(ge=0, le=100, description="Detection confidence in percent.")
     frp_mw: float | None = Field(default=None, ge=0, description="Fire radiative power, MW.")
     kode_wilayah: KodeWilayah

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bus.catalog import EventData
-from schemas.types import Rupiah
+from schemas.types import KodeRekening, NomorSP2D, Rupiah, UnitKerja
 
 
 class Sp2dTerbit(
@@ -21,9 +21,11 @@ class Sp2dTerbit(
 ):
     """SP2D terbit: a fund disbursement order (Surat Perintah Pencairan Dana) was issued."""
 
-    nomor_sp2d: str = Field(min_length=5, max_length=64)
-    opd_penerima: str = Field(min_length=2, max_length=200, description="Paying OPD's name.")
-    kode_rekening: str = Field(pattern=r"^\d(\.\d{1,2}){3,5}$", description="Budget account.")
+    nomor_sp2d: NomorSP2D = Field(min_length=5, max_length=64)
+    opd_penerima: UnitKerja = Field(min_length=2, max_length=200, description="Paying OPD's name.")
+    kode_rekening: KodeRekening = Field(
+        pattern=r"^\d(\.\d{1,2}){3,5}$", description="Budget account."
+    )
     nilai: Rupiah
     uraian: str = Field(max_length=1000, description="What the payment is for.")
     tanggal_sp2d: date

@@ -8,7 +8,14 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bus.catalog import EventData, personal
-from schemas.types import NIK, KodeWilayah
+from schemas.types import (
+    NIK,
+    Alamat,
+    KodeWilayah,
+    KodeWilayahNasional,
+    NamaOrang,
+    NomorSKPWNI,
+)
 
 
 class PendudukPindah(
@@ -22,15 +29,17 @@ class PendudukPindah(
     """Penduduk pindah: a resident moved between regencies or cities (SKPWNI issued)."""
 
     nik: NIK = personal(description="Resident's NIK (personal data).")
-    nama_lengkap: str = personal(min_length=1, max_length=200, description="Full name (personal).")
-    nomor_skpwni: str = Field(
+    nama_lengkap: NamaOrang = personal(
+        min_length=1, max_length=200, description="Full name (personal)."
+    )
+    nomor_skpwni: NomorSKPWNI = Field(
         min_length=5, max_length=64, description="Number of the move certificate (SKPWNI)."
     )
-    kode_wilayah_asal: str = Field(
-        pattern=r"^\d{2}(\.\d{2}){1,3}$", description="Kemendagri code of the origin area."
+    kode_wilayah_asal: KodeWilayahNasional = Field(
+        description="Kemendagri code of the origin area."
     )
     kode_wilayah_tujuan: KodeWilayah = Field(description="Destination regency or city in Riau.")
-    alamat_tujuan: str = personal(max_length=500, description="New address (personal data).")
+    alamat_tujuan: Alamat = personal(max_length=500, description="New address (personal data).")
     jumlah_anggota_keluarga: int = Field(ge=1, le=30)
     tanggal_pindah: date
     recorded_at: datetime

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from bus.catalog import EventData, personal
-from schemas.types import KBLI, NIB, KodeWilayah
+from schemas.types import KBLI, NIB, Alamat, KodeWilayah, NamaOrang, NamaUsaha, NomorIzin, Rupiah
 
 
 class JenisIzin(StrEnum):
@@ -32,18 +32,20 @@ class IzinTerbit(
 ):
     """Izin terbit: a business license was issued to a registered business (NIB)."""
 
-    nomor_izin: str = Field(
+    nomor_izin: NomorIzin = Field(
         min_length=5, max_length=64, description="License number as printed on the license."
     )
     nib: NIB
     jenis_izin: JenisIzin
     kbli: KBLI
-    nama_usaha: str = Field(min_length=1, max_length=200, description="Registered business name.")
-    nama_pemohon: str = personal(
+    nama_usaha: NamaUsaha = Field(
+        min_length=1, max_length=200, description="Registered business name."
+    )
+    nama_pemohon: NamaOrang = personal(
         min_length=1, max_length=200, description="Applicant's name (personal data)."
     )
     kode_wilayah: KodeWilayah = Field(description="Regency or city where the business operates.")
-    nilai_investasi: int = Field(ge=0, description="Declared investment value in Rupiah.")
+    nilai_investasi: Rupiah = Field(ge=0, description="Declared investment value in Rupiah.")
     tanggal_terbit: date
     berlaku_sampai: date | None = Field(default=None, description="Expiry date, if any.")
     issued_at: datetime = Field(description="When the license was signed, with time zone.")
@@ -74,11 +76,11 @@ class NibTerbit(
     """NIB terbit: a business registered through OSS-RBA and received its NIB."""
 
     nib: NIB
-    nama_usaha: str = Field(min_length=1, max_length=200)
+    nama_usaha: NamaUsaha = Field(min_length=1, max_length=200)
     skala_usaha: str = Field(pattern=r"^(mikro|kecil|menengah|besar)$")
     kbli: list[KBLI] = Field(min_length=1, max_length=50)
     kode_wilayah: KodeWilayah
-    alamat_usaha: str = personal(max_length=500, description="Business address (personal data).")
+    alamat_usaha: Alamat = personal(max_length=500, description="Business address (personal data).")
     registered_at: datetime
 
     example: ClassVar[dict[str, Any]] = {

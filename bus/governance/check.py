@@ -28,10 +28,10 @@ from bus.governance.lockfile import (
 )
 from bus.governance.overlap import (
     DEFAULT_THRESHOLD,
-    Overlap,
     find_duplicate_subscriptions,
     find_overlaps,
 )
+from bus.governance.profile import EventProfile
 from bus.governance.report import Finding, Report, Severity
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -197,22 +197,50 @@ def _governance_changes(catalog: Catalog, et: EventType, locked: LockedEventType
 
 def _check_overlaps(catalog: Catalog, lock: LockFile, threshold: float) -> list[Finding]:
     found = []
+    waived = set()
     for pair in find_overlaps(catalog.event_types, threshold=threshold):
         overlap = pair
-        if lock.locked(pair.event_type) is not None and lock.locked(pair.similar_to) is None:
+        if _is_locked(lock, pair.event_type) and not _is_locked(lock, pair.similar_to):
             # Report the overlap on the proposal, the side that is not approved yet.
-            overlap = Overlap(pair.similar_to, pair.event_type, pair.similarity)
+            overlap = pair.reversed()
         proposed = overlap.event_type
-        approved = lock.locked(proposed) is not None
+        waiver = lock.waiver_for(*overlap.pair)
+        if waiver is not None:
+            waived.add(waiver.name)
+            found.append(
+                Finding(
+                    WARNING,
+                    "overlap-waived",
+                    f"{overlap.describe()}\nwaived on {waiver.approved_on} by {waiver.approver}: "
+                    f"{waiver.reason}",
+                    event_type=proposed.type,
+                )
+            )
+            continue
+        approved = _is_locked(lock, proposed)
         found.append(
             Finding(
                 WARNING if approved else ERROR,
                 "overlap",
-                overlap.describe() + (" (both approved earlier)" if approved else ""),
+                overlap.describe() + ("\n(both approved earlier)" if approved else ""),
                 event_type=proposed.type,
             )
         )
+    for name in sorted(set(lock.waivers) - waived):
+        found.append(
+            Finding(
+                WARNING,
+                "waiver-unused",
+                f"waiver {name} no longer matches an overlap; `bus catalog lock` drops it once "
+                "either type is gone",
+                event_type=lock.waivers[name].event_type,
+            )
+        )
     return found
+
+
+def _is_locked(lock: LockFile, profile: EventProfile) -> bool:
+    return (profile.type, profile.version) in lock.event_types
 
 
 def _check_subscriptions(catalog: Catalog, lock: LockFile, threshold: float) -> list[Finding]:

@@ -8,7 +8,9 @@
                  "revisions": [{"revision": 1, "sha256": "...", "schema": {...}}], ...}
         }
       },
-      "subscriptions": {"bapenda.sipd -> id.go.riau.dpmptsp.izin.terbit": {...}}
+      "subscriptions": {"bapenda.sipd -> id.go.riau.dpmptsp.izin.terbit": {...}},
+      "waivers": {"id.go.riau.x.y.z ~ id.go.riau.dpmptsp.izin.terbit": {"reason": "...",
+                  "approver": "...", "approved_on": "2026-12-01"}}
     }
 
 Every approved schema revision of every major version is kept, so compatibility can be
@@ -151,6 +153,41 @@ class LockedSubscription:
         }
 
 
+@dataclass(frozen=True)
+class Waiver:
+    """A deliberate overlap the GCIO accepted: which two types, why, who approved it, when."""
+
+    event_type: str
+    similar_to: str
+    reason: str
+    approver: str
+    approved_on: str
+
+    @property
+    def name(self) -> str:
+        """`<event type> ~ <similar type>`, the waiver's key in the lock file."""
+        return waiver_name(self.event_type, self.similar_to)
+
+    def covers(self, a: str, b: str) -> bool:
+        """True when this waiver is for the overlap of `a` and `b`, in either order."""
+        return {a, b} == {self.event_type, self.similar_to}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The waiver as stored in the lock file."""
+        return {
+            "event_type": self.event_type,
+            "similar_to": self.similar_to,
+            "reason": self.reason,
+            "approver": self.approver,
+            "approved_on": self.approved_on,
+        }
+
+
+def waiver_name(event_type: str, similar_to: str) -> str:
+    """The key of an overlap waiver in the lock file."""
+    return f"{event_type} ~ {similar_to}"
+
+
 def subscription_name(system: str, event_type: str) -> str:
     """The key of an agreement in the lock file."""
     return f"{system} -> {event_type}"
@@ -162,10 +199,24 @@ class LockFile:
 
     event_types: dict[tuple[str, int], LockedEventType] = field(default_factory=dict)
     subscriptions: dict[str, LockedSubscription] = field(default_factory=dict)
+    waivers: dict[str, Waiver] = field(default_factory=dict)
 
     def locked(self, event_type: EventType) -> LockedEventType | None:
         """The approved state of this event type's major version, if it was ever approved."""
         return self.event_types.get((event_type.type, event_type.version))
+
+    def waiver_for(self, a: str, b: str) -> Waiver | None:
+        """The approved waiver for the overlap of event types `a` and `b`, if there is one."""
+        return next((w for w in self.waivers.values() if w.covers(a, b)), None)
+
+    def waive(self, waiver: Waiver) -> LockFile:
+        """A new lock file that also records `waiver` (replacing one for the same pair)."""
+        kept = {
+            name: w
+            for name, w in self.waivers.items()
+            if not w.covers(waiver.event_type, waiver.similar_to)
+        }
+        return replace(self, waivers={**kept, waiver.name: waiver})
 
     def integrity_problems(self) -> list[str]:
         """Revisions whose stored hash does not match their schema (edited by hand)."""
@@ -184,7 +235,7 @@ class LockFile:
 
         A changed schema becomes a new revision of its major version (a `baseline` when its
         event type is named in `baselines`, i.e. approved despite a failed check); event types
-        and agreements no longer in the catalog are dropped.
+        and agreements no longer in the catalog are dropped, and so are waivers naming them.
         """
         forced = set(baselines)
         event_types: dict[tuple[str, int], LockedEventType] = {}
@@ -217,19 +268,26 @@ class LockFile:
             subscription_name(s.system, s.event_type): locked_subscription(s)
             for s in catalog.subscriptions
         }
-        return replace(self, event_types=event_types, subscriptions=subscriptions)
+        declared = {et.type for et in catalog.event_types}
+        waivers = {
+            name: w for name, w in self.waivers.items() if {w.event_type, w.similar_to} <= declared
+        }
+        return replace(self, event_types=event_types, subscriptions=subscriptions, waivers=waivers)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole lock file as a JSON-ready document."""
         types: dict[str, dict[str, Any]] = {}
         for (type_, version), entry in self.event_types.items():
             types.setdefault(type_, {})[f"v{version}"] = entry.to_dict()
-        return {
+        document: dict[str, Any] = {
             "comment": _COMMENT,
             "format": LOCK_FORMAT,
             "event_types": types,
             "subscriptions": {name: s.to_dict() for name, s in self.subscriptions.items()},
         }
+        if self.waivers:  # absent when empty, so older lock files read and write unchanged
+            document["waivers"] = {name: w.to_dict() for name, w in self.waivers.items()}
+        return document
 
     def to_json(self) -> str:
         """Sorted, indented JSON ending in a newline: the same state always gives the same bytes."""
@@ -278,10 +336,22 @@ class LockFile:
                 )
                 for name, s in document.get("subscriptions", {}).items()
             }
+            waivers = {}
+            for name, w in document.get("waivers", {}).items():
+                waiver = Waiver(
+                    event_type=str(w["event_type"]),
+                    similar_to=str(w["similar_to"]),
+                    reason=str(w["reason"]),
+                    approver=str(w["approver"]),
+                    approved_on=str(w["approved_on"]),
+                )
+                if not waiver.reason.strip() or not waiver.approver.strip():
+                    raise ValueError(f"waiver {name!r} needs a reason and an approver")
+                waivers[name] = waiver
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
             raise LockFileError(f"lock file is malformed: {detail}") from None
-        return cls(event_types=event_types, subscriptions=subscriptions)
+        return cls(event_types=event_types, subscriptions=subscriptions, waivers=waivers)
 
 
 def topic_settings_of(event_type: EventType) -> dict[str, Any]:

@@ -97,7 +97,8 @@ class Report:
             for f in findings:
                 where = " ".join(part for part in (f.event_type, f.path) if part) or "catalog"
                 console.print(f"{mark} [bold]{escape(where)}[/] [dim]{f.rule}[/]", highlight=False)
-                console.print(f"    {escape(f.message)}", highlight=False)
+                for line in f.message.splitlines():
+                    console.print(f"    {escape(line)}", highlight=False)
         verdict = (
             "[bold green]catalog OK[/]" if self.ok else f"[bold red]{len(self.errors)} error(s)[/]"
         )
