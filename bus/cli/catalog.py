@@ -1,8 +1,10 @@
-"""`bus catalog ...`: read the governed catalog, check it, lock the approved state, AsyncAPI."""
+"""`bus catalog ...`: read the governed catalog, check it, lock the approved state, AsyncAPI,
+advise on a proposed system, waive a deliberate overlap."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +13,12 @@ from rich.table import Table
 
 from bus.cli import _common
 from bus.config import BusSettings
+from bus.governance.advice_report import advice_html, advice_markdown, advice_tables
+from bus.governance.advisor import advise
 from bus.governance.asyncapi import asyncapi_document
 from bus.governance.check import check_catalog_module
-from bus.governance.lockfile import LockFile, default_lock_path, write_lock
+from bus.governance.lockfile import LockFile, Waiver, default_lock_path, read_lock, write_lock
+from bus.governance.proposal import read_proposal
 
 catalog_app = typer.Typer(help="The governed catalog: systems, event types, agreements.")
 
@@ -158,3 +163,84 @@ def asyncapi(
         return
     output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _common.out.print(f"wrote {output}", highlight=False)
+
+
+@catalog_app.command("propose")
+def propose(
+    proposal: Annotated[
+        Path, typer.Argument(help="The proposed system, a TOML file (see examples/proposals/).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the advice as JSON.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            "-o",
+            help="Also write a self-contained report: FILE.html or FILE.md (Markdown).",
+        ),
+    ] = None,
+    threshold: ThresholdOption = None,
+) -> None:
+    """Advise on a proposed system: what it can subscribe to, what is new, what would overlap."""
+    loaded = _common.settings()
+    found = _common.catalog(loaded)
+    with _common.bus_errors():
+        read = read_proposal(proposal)
+    advice = advise(
+        read, found, threshold=loaded.catalog_overlap_threshold if threshold is None else threshold
+    )
+    if report is not None:
+        if report.suffix.lower() not in (".html", ".htm", ".md", ".markdown"):
+            _common.err.print(
+                f"[bold red]error:[/] --report {report}: the name must end in .html or .md",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        text = (
+            advice_html(advice)
+            if report.suffix.lower() in (".html", ".htm")
+            else (advice_markdown(advice))
+        )
+        report.write_text(text, encoding="utf-8")
+    if as_json:
+        _common.write_json(advice.to_dict())
+    else:
+        for part in advice_tables(advice):
+            _common.out.print(part, highlight=False)
+        if report is not None:
+            _common.out.print(f"wrote {report}", highlight=False)
+
+
+@catalog_app.command("waive")
+def waive(
+    event_type: Annotated[str, typer.Argument(help="The overlapping (usually proposed) type.")],
+    similar_to: Annotated[str, typer.Argument(help="The type it overlaps.")],
+    reason: Annotated[str, typer.Option(help="Why the overlap is deliberate.")],
+    approver: Annotated[str, typer.Option(help="Who at the GCIO approved it (name, role).")],
+    lock: LockOption = None,
+) -> None:
+    """Record a GCIO-approved deliberate overlap in the lock file; `check` then only warns."""
+    loaded = _common.settings()
+    found = _common.catalog(loaded)
+    path = _lock_path(loaded, lock)
+    declared = {et.type for et in found.event_types}
+    problems = [f"{t} is not an event type of the catalog" for t in (event_type, similar_to)]
+    problems = [
+        p for t, p in zip((event_type, similar_to), problems, strict=True) if t not in declared
+    ]
+    if not reason.strip() or not approver.strip():
+        problems.append("--reason and --approver must not be empty")
+    if problems:
+        _common.err.print(f"[bold red]error:[/] {'; '.join(problems)}", highlight=False)
+        raise typer.Exit(1)
+    with _common.bus_errors():
+        previous = read_lock(path) or LockFile()
+    waiver = Waiver(
+        event_type=event_type,
+        similar_to=similar_to,
+        reason=reason.strip(),
+        approver=approver.strip(),
+        approved_on=date.today().isoformat(),
+    )
+    write_lock(previous.waive(waiver), path)
+    _common.out.print(f"recorded waiver {waiver.name} in {path}", highlight=False)
