@@ -37,7 +37,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bus.catalog.meaning import declared_meanings, meaning_named
 from bus.errors import CatalogError
@@ -109,13 +116,11 @@ class ProposedEvent(_Strict):
     version: int = Field(default=1, ge=1)
     fields: list[Item] = Field(min_length=1)
 
-    @field_validator("key")
-    @classmethod
-    def _key_is_a_field(cls, value: str, info: Any) -> str:
-        names = {f.name for f in info.data.get("fields", [])}
-        if names and value not in names:
-            raise ValueError(f"key {value!r} is not one of the event's fields")
-        return value
+    @model_validator(mode="after")
+    def _key_is_a_field(self) -> ProposedEvent:
+        if self.key not in {f.name for f in self.fields}:
+            raise ValueError(f"key {self.key!r} is not one of the event's fields")
+        return self
 
 
 class Proposal(_Strict):
@@ -132,11 +137,6 @@ def parse_proposal(text: str, *, source: str = "proposal") -> Proposal:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProposalError(f"{source} is not valid TOML: {exc}") from None
-    # Fields before the key, so the key's check sees them (TOML tables keep no order).
-    for event in document.get("publishes", []) if isinstance(document, dict) else []:
-        if isinstance(event, dict) and "fields" in event:
-            event["fields"] = event.pop("fields")
-            event["key"] = event.pop("key", None)
     try:
         return Proposal.model_validate(document)
     except ValidationError as exc:

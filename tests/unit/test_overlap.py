@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -9,9 +10,10 @@ import pytest
 from pydantic import Field
 
 from bus.catalog import Catalog, EventData, Subscription, System
+from bus.errors import LockFileError
 from bus.governance.check import check_catalog
 from bus.governance.lexicon import concepts
-from bus.governance.lockfile import LockFile
+from bus.governance.lockfile import LockFile, Waiver
 from bus.governance.overlap import (
     DEFAULT_THRESHOLD,
     field_similarity,
@@ -340,3 +342,72 @@ def test_check_reports_a_proposed_duplicate_subscription_as_an_error() -> None:
     [dup] = [f for f in report.errors if f.rule == "duplicate-subscription"]
     assert dup.event_type == "id.go.riau.bapenda.izin.tercatat"
     assert "dlhk.simlhk -> id.go.riau.dpmptsp.izin.terbit" in dup.message
+
+
+# Waivers: a deliberate overlap approved by the GCIO -----------------------------------------
+
+
+def waiver_for_copy(**changes: str) -> Waiver:
+    fields = {
+        "event_type": "id.go.riau.bapenda.izin.tercatat",
+        "similar_to": "id.go.riau.dpmptsp.izin.terbit",
+        "reason": "Transition: Bapenda republishes licenses until SIPD subscribes (ND 12/2026).",
+        "approver": "Kabid Aptika, Diskominfotik",
+        "approved_on": "2026-12-01",
+    }
+    return Waiver(**{**fields, **changes})
+
+
+def test_a_waived_overlap_is_a_warning_with_its_reason_and_approver() -> None:
+    approved = LockFile().approve(catalog_of(IzinTerbit)).waive(waiver_for_copy())
+    report = check_catalog(catalog_of(IzinTerbit, IzinUsahaTercatat), approved)
+    assert report.ok
+    [waived] = [f for f in report.warnings if f.rule == "overlap-waived"]
+    assert waived.event_type == "id.go.riau.bapenda.izin.tercatat"
+    assert "largely repeats id.go.riau.dpmptsp.izin.terbit" in waived.message
+    assert "waived on 2026-12-01 by Kabid Aptika, Diskominfotik: Transition:" in waived.message
+    assert [f.rule for f in report.errors] == []
+
+
+def test_a_waiver_counts_in_either_order_and_covers_only_its_pair() -> None:
+    reversed_waiver = waiver_for_copy(
+        event_type="id.go.riau.dpmptsp.izin.terbit",
+        similar_to="id.go.riau.bapenda.izin.tercatat",
+    )
+    approved = LockFile().approve(catalog_of(IzinTerbit)).waive(reversed_waiver)
+    assert check_catalog(catalog_of(IzinTerbit, IzinUsahaTercatat), approved).ok
+
+    other = (
+        LockFile()
+        .approve(catalog_of(IzinTerbit))
+        .waive(waiver_for_copy(similar_to="id.go.riau.dpmptsp.nib.terbit"))
+    )
+    report = check_catalog(catalog_of(IzinTerbit, IzinUsahaTercatat), other)
+    assert [f.rule for f in report.errors] == ["overlap"]
+    assert "waiver-unused" in [f.rule for f in report.warnings]
+
+
+def test_waivers_survive_the_lock_file_round_trip_and_approval() -> None:
+    both = catalog_of(IzinTerbit, IzinUsahaTercatat)
+    lock = LockFile().approve(both).waive(waiver_for_copy())
+    again = LockFile.from_dict(json.loads(lock.to_json()))
+    assert again.waivers == lock.waivers
+    assert again.approve(both).waivers == lock.waivers
+    # Once a type is gone, its waiver goes with it on the next approval.
+    assert again.approve(catalog_of(IzinTerbit)).waivers == {}
+    # A lock file without waivers is written exactly as before they existed.
+    assert "waivers" not in LockFile().approve(both).to_dict()
+
+
+def test_a_waiver_recorded_twice_replaces_the_first() -> None:
+    lock = LockFile().waive(waiver_for_copy()).waive(waiver_for_copy(reason="Renewed."))
+    assert [w.reason for w in lock.waivers.values()] == ["Renewed."]
+
+
+@pytest.mark.parametrize("missing", ["reason", "approver"])
+def test_a_waiver_without_reason_or_approver_is_refused(missing: str) -> None:
+    document = LockFile().waive(waiver_for_copy()).to_dict()
+    for waiver in document["waivers"].values():
+        waiver[missing] = " "
+    with pytest.raises(LockFileError, match="needs a reason and an approver"):
+        LockFile.from_dict(document)
