@@ -2,6 +2,7 @@
 
 from bus.catalog.catalog import Catalog, load_catalog
 from bus.catalog.event_type import PERSONAL_DATA, EventData, EventType, TopicSettings, personal
+from bus.catalog.meaning import Meaning
 from bus.catalog.subscription import Subscription
 from bus.catalog.system import System
 
@@ -10,6 +11,7 @@ __all__ = [
     "Catalog",
     "EventData",
     "EventType",
+    "Meaning",
     "Subscription",
     "System",
     "TopicSettings",

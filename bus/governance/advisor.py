@@ -292,7 +292,9 @@ def _agreements(
                 needs=tuple(a.need.name for a in served),
                 purpose=system.purpose,
                 legal_basis=system.legal_basis or "(to be stated by the proposing OPD)",
-                existing=tuple(f"{s.system}: {s.purpose}" for s in catalog.subscribers_of(type_)),
+                existing=tuple(
+                    f"{s.system}: {s.purpose.rstrip('.')}" for s in catalog.subscribers_of(type_)
+                ),
             )
         )
     requests.sort(key=lambda r: (-len(r.needs), r.event_type))

@@ -164,3 +164,12 @@ def test_a_bad_proposal_names_the_place_and_the_reason(
 def test_a_missing_proposal_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ProposalError, match=r"cannot read proposal .*nothing\.toml"):
         read_proposal(tmp_path / "nothing.toml")
+
+
+@pytest.mark.parametrize("name", ["dinsos-siks", "bappeda-dashboard"])
+def test_the_committed_example_reports_are_what_propose_writes(name: str) -> None:
+    committed = (EXAMPLES / f"{name}.report.md").read_text(encoding="utf-8")
+    assert committed == advice_markdown(advice_for(f"{name}.toml")), (
+        f"run `bus catalog propose examples/proposals/{name}.toml "
+        f"--report examples/proposals/{name}.report.md` and commit the result"
+    )
