@@ -158,11 +158,8 @@ def field_similarity(a: FieldProfile, b: FieldProfile) -> tuple[float, tuple[str
         return 0.0, (f"different semantic types ({a.meaning_label} vs {b.meaning_label})",)
     if same:
         sure = 1.0 if a.inferred_from == b.inferred_from == "declared" else 0.9
-        label = "/".join(sorted(same))
-        inferred = [f.meaning_label for f in (a, b) if f.inferred_from != "declared"]
-        reasons.append(
-            f"both {label}" + (f" ({inferred[0].partition(' (')[2][:-1]})" if inferred else "")
-        )
+        inferred = next((f.inference for f in (a, b) if f.inference), "")
+        reasons.append(f"both {'/'.join(sorted(same))}" + (f" ({inferred})" if inferred else ""))
         if a.identifier or b.identifier:
             score = sure * (0.9 + 0.1 * words)
         else:

@@ -55,12 +55,17 @@ class FieldProfile:
     weight: float = 1.0
 
     @property
+    def inference(self) -> str:
+        """`inferred from its example` for an inferred semantic type, `` when declared or none."""
+        if not self.meanings or self.inferred_from == "declared":
+            return ""
+        return f"inferred from its {self.inferred_from}"
+
+    @property
     def meaning_label(self) -> str:
         """`NIK`, `NIK (inferred from its example)`, or `` when no meaning is known."""
         label = "/".join(sorted(self.meanings))
-        if not label or self.inferred_from == "declared":
-            return label
-        return f"{label} (inferred from its {self.inferred_from})"
+        return f"{label} ({self.inference})" if self.inference else label
 
 
 @dataclass(frozen=True)
