@@ -16,47 +16,23 @@ EXAMPLES = ROOT / "examples" / "proposals"
 PINDAH = "id.go.riau.disdukcapil.penduduk.pindah"
 COPY = "id.go.riau.dinsos.warga.pindah"
 
-# Dinas Sosial publishes its own copy of residents' moves, under its own field names.
-RENAMED_COPY = '''
-from datetime import date
-from typing import Any, ClassVar
+# Dinas Sosial publishes its own copy of residents' moves, under its own field names: the first
+# row of the unit tests' table of renamed copies, in a catalog module as a pull request has it.
+RENAMED_COPY = f"""
+import sys
 
-from pydantic import Field
+sys.path.insert(0, {str(ROOT)!r})
 
 import schemas
-from bus.catalog import Catalog, EventData, System
-
-
-class WargaPindah(
-    EventData,
-    type="id.go.riau.dinsos.warga.pindah",
-    version=1,
-    owner="dinsos.siks",
-    key="nik",
-):
-    """Warga pindah: penerima bantuan sosial pindah domisili ke kabupaten/kota lain."""
-
-    nik: str = Field(pattern=r"^\\d{16}$")
-    nama: str
-    alamat_baru: str
-    kab_kota_tujuan: str
-    tgl_pindah: date
-
-    example: ClassVar[dict[str, Any]] = {
-        "nik": "1471021205900003",
-        "nama": "Rahmat Hidayat",
-        "alamat_baru": "Jl. Sultan Syarif Kasim No. 5, Siak Sri Indrapura",
-        "kab_kota_tujuan": "14.08",
-        "tgl_pindah": "2026-11-01",
-    }
-
+from bus.catalog import Catalog, System
+from tests.unit.test_overlap_table import WargaPindahDinsos
 
 catalog = Catalog(
     systems=[*schemas.catalog.systems, System(id="dinsos.siks", opd="Dinas Sosial", name="SIKS")],
-    event_types=[*(et.data for et in schemas.catalog.event_types), WargaPindah],
+    event_types=[*(et.data for et in schemas.catalog.event_types), WargaPindahDinsos],
     subscriptions=schemas.catalog.subscriptions,
 )
-'''
+"""
 
 
 def test_propose_prints_the_advice_for_the_welfare_system() -> None:
