@@ -192,7 +192,7 @@ def advise(proposal: Proposal, catalog: Catalog, *, threshold: float = DEFAULT_T
 
 def need_profile(item: Item, vocabulary: Vocabulary, *, key: bool = False) -> FieldProfile:
     """A needed item (or a proposed field) profiled like a declared field."""
-    return vocabulary.field(
+    return vocabulary.field_profile(
         item.name,
         type_class=FIELD_TYPES[item.type],
         description=item.description,

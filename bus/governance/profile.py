@@ -101,7 +101,6 @@ class EventProfile:
             return None
         known = declared_meanings()
         entities = {known[m.upper()].identifies for m in key.meanings if m.upper() in known}
-        entities.discard(None)
         return "/".join(sorted(e for e in entities if e)) or None
 
 
@@ -183,7 +182,7 @@ class Vocabulary:
             prop = _non_null(_resolve(schema.get("properties", {}).get(name, {}), defs), defs)
             items = _resolve(prop.get("items", {}), defs) if prop.get("type") == "array" else {}
             fields.append(
-                self.field(
+                self.field_profile(
                     name,
                     type_class=type_class(prop, defs),
                     description=str(prop.get("description") or info.description or ""),
@@ -205,7 +204,7 @@ class Vocabulary:
             topic=event_type.topic,
         )
 
-    def field(
+    def field_profile(
         self,
         name: str,
         *,
