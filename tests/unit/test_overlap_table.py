@@ -505,6 +505,125 @@ class IndikatorTercapai(
     }
 
 
+# Rows written after the weights were set (held out from tuning) --------------------------------
+
+
+class LicenseIssuedDlhk(
+    EventData,
+    type="id.go.riau.dlhk.license.issued",
+    version=1,
+    owner="dlhk.simlhk",
+    key="license_no",
+):
+    """License issued: a copy of business licenses, kept for environmental supervision."""
+
+    license_no: str
+    business_id: str
+    license_type: str
+    activity_code: str
+    company_name: str
+    applicant_name: str
+    investment_value: int
+    issue_date: date
+    area_code: str
+
+    example: ClassVar[dict[str, Any]] = {
+        "license_no": "503/DPMPTSP/IU/2026/00123",
+        "business_id": "9120301234567",
+        "license_type": "izin_usaha",
+        "activity_code": "47111",
+        "company_name": "CV Sagu Meranti Jaya",
+        "applicant_name": "Siti Aminah",
+        "investment_value": 750000000,
+        "issue_date": "2026-11-02",
+        "area_code": "14.71",
+    }
+
+
+class VehicleTaxPaidBpkad(
+    EventData,
+    type="id.go.riau.bpkad.vehicle_tax.paid",
+    version=1,
+    owner="bpkad.sipkd",
+    key="payment_code",
+):
+    """Vehicle tax paid: PKB payments received by the treasury."""
+
+    payment_code: str
+    plate_number: str
+    vehicle_type: str
+    principal: int
+    penalty: int
+    total_amount: int
+    region_code: str
+    channel: str
+    paid_at: datetime
+
+    example: ClassVar[dict[str, Any]] = {
+        "payment_code": "1471202611020001",
+        "plate_number": "BM 1234 AB",
+        "vehicle_type": "roda4",
+        "principal": 2150000,
+        "penalty": 0,
+        "total_amount": 2293000,
+        "region_code": "14.71",
+        "channel": "bank",
+        "paid_at": "2026-11-02T10:21:00+07:00",
+    }
+
+
+class PensiunDibayar(
+    EventData,
+    type="id.go.riau.bpkad.pensiun.dibayar",
+    version=1,
+    owner="bpkad.sipkd",
+    key="nip",
+):
+    """Pensiun dibayar: a retired civil servant's monthly pension was paid."""
+
+    nip: str
+    nama: str
+    golongan: str
+    nilai_pensiun: int
+    tmt_pensiun: date
+    bulan: str
+
+    example: ClassVar[dict[str, Any]] = {
+        "nip": "198507142010011003",
+        "nama": "Dewi Lestari",
+        "golongan": "III/c",
+        "nilai_pensiun": 3500000,
+        "tmt_pensiun": "2026-01-01",
+        "bulan": "2026-11",
+    }
+
+
+class KendaraanMutasi(
+    EventData,
+    type="id.go.riau.dishub.kendaraan.mutasi",
+    version=1,
+    owner="dishub.simtrans",
+    key="nopol",
+):
+    """Kendaraan mutasi: a vehicle's registration moved to another regency with its owner."""
+
+    nopol: str
+    nik_pemilik: str
+    nama_pemilik: str
+    kab_kota_asal: str
+    kab_kota_tujuan: str
+    tanggal_mutasi: date
+
+    example: ClassVar[dict[str, Any]] = {
+        "nopol": "BM 1234 AB",
+        "nik_pemilik": "1471021205900003",
+        "nama_pemilik": "Rahmat Hidayat",
+        "kab_kota_asal": "14.71",
+        "kab_kota_tujuan": "14.08",
+        "tanggal_mutasi": "2026-11-01",
+    }
+
+
 _Verdict = Literal["copy", "distinct"]
 #: (candidate, the shipped type it copies or resembles, the expected verdict)
 TABLE: list[tuple[type[EventData], str, _Verdict]] = [
@@ -525,6 +644,11 @@ TABLE: list[tuple[type[EventData], str, _Verdict]] = [
     (KelahiranTercatat, "id.go.riau.disdukcapil.penduduk.pindah", "distinct"),
     (PatroliSelesai, "id.go.riau.bpbd.hotspot.terdeteksi", "distinct"),
     (IndikatorTercapai, "id.go.riau.bapenda.pkb.dibayar", "distinct"),
+    # Held out: written after the weights were set, and kept whatever they scored.
+    (LicenseIssuedDlhk, "id.go.riau.dpmptsp.izin.terbit", "copy"),
+    (VehicleTaxPaidBpkad, "id.go.riau.bapenda.pkb.dibayar", "copy"),
+    (PensiunDibayar, "id.go.riau.bkd.asn.mutasi", "distinct"),
+    (KendaraanMutasi, "id.go.riau.disdukcapil.penduduk.pindah", "distinct"),
 ]
 
 
@@ -569,7 +693,7 @@ def test_precision_and_recall_on_the_table_are_the_documented_ones() -> None:
             false_positive += len(flagged - {original})
         else:
             false_positive += len(flagged)
-    assert (true_positive, false_positive, false_negative) == (9, 0, 0)
+    assert (true_positive, false_positive, false_negative) == (11, 0, 0)
     precision = true_positive / (true_positive + false_positive)
     recall = true_positive / (true_positive + false_negative)
     assert (precision, recall) == (1.0, 1.0)
