@@ -14,14 +14,13 @@ import pytest
 from aiokafka import TopicPartition
 from prometheus_client import REGISTRY
 
-from bus.broker import clients
-from bus.broker.embedded import EmbeddedBroker, free_port
+from bus import testing
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.errors import NotOwnerError, SchemaValidationError
 from bus.outbox import OutboxRelay, add_event, ensure_schema
-from bus.testing import wait_until
+from bus.testing import KafkaService, own_broker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,52 +57,16 @@ async def relaying(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
         await asyncio.wait_for(task, 30)
 
 
-async def end_offsets(settings: BusSettings, topic: str) -> dict[TopicPartition, int]:
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return dict(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-
-
 async def read_events(
-    settings: BusSettings,
-    start: dict[TopicPartition, int],
-    wanted: set[str],
-    deadline_s: float = 60.0,
+    settings: BusSettings, start: dict[TopicPartition, int], wanted: set[str]
 ) -> list[tuple[str, int, bytes]]:
-    """(event id, partition, value) of every record from `start` whose id is in `wanted`,
-    until all of `wanted` were seen (duplicates included, in partition order)."""
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    found: list[tuple[str, int, bytes]] = []
-    try:
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        seen: set[str] = set()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + deadline_s
-        while seen != wanted and loop.time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for tp, records in batches.items():
-                for record in records:
-                    event_id = dict(record.headers)["ce_id"].decode()
-                    if event_id in wanted:
-                        found.append((event_id, tp.partition, record.value))
-                        seen.add(event_id)
-        # Anything published twice would sit right behind; read a little further to catch it.
-        for _ in range(3):
-            for tp, records in (await consumer.getmany(timeout_ms=100)).items():
-                for record in records:
-                    event_id = dict(record.headers)["ce_id"].decode()
-                    if event_id in wanted:
-                        found.append((event_id, tp.partition, record.value))
-    finally:
-        await consumer.stop()
-    return found
+    """(event id, partition, value) of every record from `start` to the end offsets whose id
+    is in `wanted`, duplicates included, in partition order."""
+    return [
+        (event_id, record.partition, record.value)
+        for record in await testing.read_to_end(settings, start)
+        if (event_id := testing.header(record, "ce_id")) in wanted
+    ]
 
 
 def assert_in_order_per_key(found: list[tuple[str, int, bytes]]) -> None:
@@ -154,18 +117,16 @@ async def test_add_event_refuses_invalid_data_and_foreign_event_types(
 
 
 async def test_relay_keeps_events_through_a_broker_outage(
-    database: str, catalog: Catalog, bus_settings: BusSettings
+    database: str, catalog: Catalog, bus_settings: BusSettings, kafka: KafkaService
 ) -> None:
-    # An own broker, so that this test can stop it without disturbing the others.
-    port = free_port()
-    broker = EmbeddedBroker(port=port)
-    await asyncio.to_thread(broker.start)
-    settings = bus_settings.model_copy(
-        update={"bootstrap_servers": broker.bootstrap_servers, "request_timeout_ms": 3000}
-    )
     izin_type = catalog.event_type(IZIN)
-    try:
+    # An own broker, so that this test can stop it without disturbing the others.
+    async with own_broker(kafka) as broker:
+        settings = bus_settings.model_copy(
+            update={**broker.client_settings(), "request_timeout_ms": 3000}
+        )
         await ensure_topics([izin_type], settings)
+        start = await testing.end_offsets(settings, TOPIC)
         async with connection(database) as conn:
             await ensure_schema(conn)
             relay = OutboxRelay(
@@ -175,7 +136,7 @@ async def test_relay_keeps_events_through_a_broker_outage(
                 warm_up = await add_event(conn, IZIN, izin(catalog, "503/W/00000", 0))
                 await wait_until(lambda: relay.stats.sent == 1, message="warm-up event sent")
 
-                await asyncio.to_thread(broker.stop)
+                await asyncio.to_thread(broker.pause)
                 ids: list[str] = []
                 for batch in range(50):
                     async with conn.transaction():
@@ -194,10 +155,7 @@ async def test_relay_keeps_events_through_a_broker_outage(
                 assert unsent == 1000
                 assert relay.stats.sent == 1
 
-                # Memory storage: the new broker on the same port starts empty.
-                broker = EmbeddedBroker(port=port)
-                await asyncio.to_thread(broker.start)
-                await ensure_topics([izin_type], settings)
+                await asyncio.to_thread(broker.resume)
                 await wait_until(
                     lambda: relay.stats.sent == 1001,
                     timeout=90,
@@ -212,19 +170,16 @@ async def test_relay_keeps_events_through_a_broker_outage(
             )
             assert logged == 1000
 
-        start = {TopicPartition(TOPIC, p): 0 for p in range(izin_type.topic_settings.partitions)}
         found = await read_events(settings, start, set(ids))
         assert len(found) == 1000, "an event was lost or published twice"
         assert {event_id for event_id, _, _ in found} == set(ids)
         assert_in_order_per_key(found)
-    finally:
-        await asyncio.to_thread(broker.stop)
 
 
 async def test_two_relays_never_publish_an_event_twice(
     database: str, postgres_dsn: str, catalog: Catalog, bus_settings: BusSettings
 ) -> None:
-    start = await end_offsets(bus_settings, TOPIC)
+    start = await testing.end_offsets(bus_settings, TOPIC)
     counted_before = published_count()
     async with bus_database(postgres_dsn) as bus_dsn, connection(database) as conn:
         await ensure_schema(conn)
