@@ -34,12 +34,15 @@ IZIN = "id.go.riau.dpmptsp.izin.terbit"
 async def monitor_running(
     settings: BusSettings, catalog: Catalog, groups: list[str], interval_s: float = 0.25
 ) -> AsyncIterator[str]:
-    """`bus monitor` on a free port in this event loop; yields its base URL."""
+    """`bus monitor` on a free port in this event loop; yields its base URL.
+
+    Dev mode (open on loopback) unless `settings` carry a token, which then guards every page.
+    """
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve(
-            settings,
+            settings.model_copy(update={"monitor_open_on_loopback": True}),
             catalog,
             stop,
             host="127.0.0.1",
