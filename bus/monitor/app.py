@@ -134,10 +134,16 @@ def create_app(monitor: LagMonitor, access: MonitorAccess | None = None) -> Fast
 
         topics = await dlq_topics(monitor.settings, group)
         letters = await read_dead_letters(monitor.settings, topics) if topics else []
+        replayed: dict[str, audit.Replay] = {}
+        if monitor.pool is not None:
+            async with monitor.pool.acquire() as conn:
+                replayed = await audit.last_replays_of(conn, group)
         rows = []
         for letter in letters[-MAX_REPLAY:]:
             row = letter.summary()
             del row["error_message"]  # may quote personal data; the class says enough
+            last = replayed.get(letter.position)
+            row["replayed"] = None if last is None else last.to_dict()
             rows.append(row)
         return Response(
             _json({"group": group, "dead_letters": rows}), media_type="application/json"

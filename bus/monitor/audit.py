@@ -21,7 +21,7 @@ from typing import Any
 
 from bus.database import Connection
 
-__all__ = ["Replay", "ensure_schema", "recent_replays", "record_replay"]
+__all__ = ["Replay", "ensure_schema", "last_replays_of", "recent_replays", "record_replay"]
 
 DDL = """
 CREATE TABLE IF NOT EXISTS bus_monitor_replays (
@@ -91,21 +91,33 @@ async def record_replay(conn: Connection, replay: Replay) -> Replay:
     )
 
 
+_COLUMNS = "operator, consumer_group, target_topic, positions, event_ids, replayed_at"
+
+
 async def recent_replays(conn: Connection, limit: int = 20) -> list[Replay]:
     """The newest audit rows, newest first."""
     rows = await conn.fetch(
-        "SELECT operator, consumer_group, target_topic, positions, event_ids, replayed_at "
-        "FROM bus_monitor_replays ORDER BY replayed_at DESC, id DESC LIMIT $1",
+        f"SELECT {_COLUMNS} FROM bus_monitor_replays ORDER BY replayed_at DESC, id DESC LIMIT $1",
         limit,
     )
-    return [
-        Replay(
-            r["operator"],
-            r["consumer_group"],
-            r["target_topic"],
-            tuple(r["positions"]),
-            tuple(r["event_ids"]),
-            r["replayed_at"],
-        )
-        for r in rows
-    ]
+    return [_replay(r) for r in rows]
+
+
+async def last_replays_of(conn: Connection, group: str) -> dict[str, Replay]:
+    """Per dead-letter position of `group`, the latest replay that sent it."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM bus_monitor_replays WHERE consumer_group = $1 ORDER BY id",
+        group,
+    )
+    return {position: replay for replay in map(_replay, rows) for position in replay.positions}
+
+
+def _replay(row: Any) -> Replay:
+    return Replay(
+        row["operator"],
+        row["consumer_group"],
+        row["target_topic"],
+        tuple(row["positions"]),
+        tuple(row["event_ids"]),
+        row["replayed_at"],
+    )

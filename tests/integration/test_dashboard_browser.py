@@ -352,6 +352,14 @@ async def test_an_operator_finds_a_stalled_group_and_replays_its_dead_letters(  
             )
             replay_row = page.locator("#replays tbody tr").first
             assert await replay_row.locator(".who").inner_text() == "rina"
+            # The group's list says which were replayed, by whom and when (UTC).
+            marked = chosen.locator(".replayed")
+            await marked.nth(1).wait_for()
+            assert await marked.count() == 2
+            assert re.fullmatch(
+                r"by rina, \d\d:\d\d:\d\d UTC",
+                await marked.first.inner_text(),
+            )
             await page.locator("#dead-letters").screenshot(
                 path=str(story_shot(tmp_path, "4-replayed"))
             )

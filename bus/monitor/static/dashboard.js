@@ -47,8 +47,9 @@ function ago(epochSeconds) {
   return `${seconds(Math.max(0, Date.now() / 1000 - epochSeconds))} ago`;
 }
 
+// Every time on the page is UTC, and says so.
 function when(iso) {
-  return iso ? iso.replace("T", " ").slice(0, 19) : "—";
+  return iso ? `${new Date(iso).toISOString().replace("T", " ").slice(0, 19)} UTC` : "—";
 }
 
 // An empty state: show `message` in place of an empty table (and hide the table's header).
@@ -137,11 +138,11 @@ function renderDeadLetters(deadLetters, viewer) {
   const recent = document.querySelector("#dlq-recent tbody");
   recent.replaceChildren(...deadLetters.recent.map((d) =>
     el("tr", { "data-position": d.position },
-      el("td", { class: "mono", title: d.event_type }, d.event_id),
+      el("td", { class: "mono id", title: d.event_type }, d.event_id),
       el("td", { class: "mono" }, d.group),
       el("td", {}, d.error_class || "—"),
       el("td", { class: "num" }, d.attempts),
-      el("td", {}, when(d.last_failure_at)))));
+      el("td", { class: "when" }, when(d.last_failure_at)))));
   emptyState("dlq-recent", "dlq-recent-empty", deadLetters.recent.length === 0);
   const hint = $("replay-hint");
   hint.hidden = viewer.can_replay;
@@ -179,10 +180,15 @@ async function showGroupLetters(group) {
     const one = el("button", { type: "button", class: "replay-one" }, "Replay");
     one.disabled = !currentViewer.can_replay;
     one.addEventListener("click", () => confirmReplay(group, [d.position]));
+    const replayed = d.replayed
+      ? el("span", { class: "replayed", title: when(d.replayed.replayed_at) },
+        `by ${d.replayed.operator}, ${when(d.replayed.replayed_at).slice(11)}`)
+      : el("span", { class: "muted" }, "not yet");
     return el("tr", { "data-position": d.position },
-      el("td", {}, box), el("td", { class: "mono" }, d.event_id),
+      el("td", {}, box), el("td", { class: "mono id" }, d.event_id),
       el("td", { class: "mono" }, d.event_type), el("td", {}, d.error_class),
-      el("td", { class: "num" }, d.attempts), el("td", {}, when(d.last_failure_at)), el("td", {}, one));
+      el("td", { class: "num" }, d.attempts), el("td", { class: "when" }, when(d.last_failure_at)),
+      el("td", {}, replayed), el("td", {}, one));
   }));
   emptyState("group-letters-table", "group-letters-empty", listing.dead_letters.length === 0);
   $("select-all").disabled = !currentViewer.can_replay;
@@ -434,7 +440,8 @@ function render(state) {
     catalogDrawn = true;
   }
   const takenAt = $("taken-at");
-  takenAt.textContent = state.taken_at ? new Date(state.taken_at * 1000).toLocaleTimeString() : "waiting for the first scan";
+  takenAt.textContent = state.taken_at
+    ? `${new Date(state.taken_at * 1000).toISOString().slice(11, 19)} UTC` : "waiting for the first scan";
   takenAt.dataset.sequence = state.sequence;
   const error = $("scan-error");
   error.hidden = !state.error;
@@ -451,7 +458,8 @@ function connect() {
     setConnection("online", "live");
   });
   source.onopen = () => setConnection("online", "live");
-  source.onerror = () => setConnection("offline", "reconnecting…");
+  source.onerror = () => setConnection("offline", source.readyState === EventSource.CLOSED
+    ? "live updates stopped: reload the page" : "reconnecting…");
 }
 
 // The first picture comes from /api/state, so the page is never left on "connecting…": it says
