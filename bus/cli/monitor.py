@@ -28,7 +28,10 @@ def monitor(
         list[str] | None, typer.Option("--group", "-g", help="Also watch this group.")
     ] = None,
 ) -> None:
-    """Serve `/metrics` and the operators' dashboard until Ctrl-C."""
+    """Serve `/metrics` and the operators' dashboard until Ctrl-C.
+
+    Operators sign in with BUS_MONITOR_TOKEN (or BUS_MONITOR_TOKEN_FILE); see docs/operations.md.
+    """
     settings = _common.settings()
     catalog = _common.catalog(settings)
     _common.out.print(

@@ -234,7 +234,11 @@ async def serve(
             "choose another port with BUS_MONITOR_PORT or --port"
         ) from None
     monitor = LagMonitor(settings, catalog, groups=groups or [], interval_s=interval_s)
-    await monitor.start()
+    try:
+        await monitor.start()
+    except BaseException:
+        listener.close()
+        raise
     # Dashboards keep an event stream open; do not wait on them for long at shutdown.
     config = uvicorn.Config(
         create_app(monitor, access),

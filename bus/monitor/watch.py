@@ -28,6 +28,7 @@ import asyncpg
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.database import create_pool
+from bus.errors import BusError
 from bus.lag import LagHistory, LagReport, LagScanner, active_only, candidate_groups, rules_from
 from bus.logging import get_logger
 from bus.monitor import audit
@@ -129,9 +130,19 @@ class LagMonitor:
         """Connect (to the database too, with BUS_DATABASE_DSN) and scan in the background."""
         await self._scanner.start()
         if self.settings.database_dsn:
-            self.pool = await create_pool(self.settings.database_dsn, max_size=3)
-            async with self.pool.acquire() as conn:
-                await audit.ensure_schema(conn)
+            try:
+                self.pool = await create_pool(self.settings.database_dsn, max_size=3)
+                async with self.pool.acquire() as conn:
+                    await audit.ensure_schema(conn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                if self.pool is not None:
+                    await self.pool.close()
+                    self.pool = None
+                await self._scanner.close()
+                raise BusError(
+                    "the monitor cannot use the bus database (BUS_DATABASE_DSN): "
+                    f"{type(exc).__name__}"
+                ) from None
         self._task = asyncio.create_task(self._loop(), name="bus-monitor-scan")
 
     async def stop(self) -> None:

@@ -350,3 +350,19 @@ async def test_a_monitor_without_a_token_off_loopback_refuses_to_start(
     ):
         with pytest.raises(BusError, match="the monitor needs a token: set BUS_MONITOR_TOKEN"):
             await serve(settings, catalog, stop, host=host, port=free_port())
+
+
+async def test_an_unreachable_database_is_one_clear_error_at_start(
+    bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    settings = bus_settings.model_copy(
+        update={
+            "monitor_token": SecretStr(TOKEN),
+            "database_dsn": f"postgresql://bus@127.0.0.1:{free_port()}/bus",
+        }
+    )
+    with pytest.raises(BusError) as refused:
+        await serve(settings, catalog, asyncio.Event(), host="127.0.0.1", port=free_port())
+    assert str(refused.value) == (
+        "the monitor cannot use the bus database (BUS_DATABASE_DSN): ConnectionRefusedError"
+    )
