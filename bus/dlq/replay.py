@@ -122,7 +122,18 @@ async def replay_selected(
     if not wanted:
         return report
     start = {tp: min(offsets) for tp, offsets in wanted.items()}
-    letters = await read_dead_letters(settings, [source], start=start)
+    reader = clients.consumer(settings, group_id=None)
+    await reader.start()
+    try:
+        # Sending to a missing topic would wait for it as long as the request timeout allows.
+        if report.target not in await reader.topics():
+            raise BusError(
+                f"{report.target} does not exist: the group's subscriber creates its retry "
+                "topics when it starts; start it once, then replay"
+            )
+        letters = await read_dead_letters(settings, [source], start=start, consumer=reader)
+    finally:
+        await reader.stop()
     chosen = [
         letter
         for letter in letters

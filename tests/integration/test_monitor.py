@@ -21,7 +21,7 @@ from bus.envelope import Envelope
 from bus.errors import BusError
 from bus.monitor import serve
 from bus.publish import Publisher
-from bus.reliability.naming import dlq_topic
+from bus.reliability.naming import dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
 from schemas.dpmptsp import IzinTerbit
@@ -313,6 +313,12 @@ async def test_the_monitor_needs_its_token_and_answers_only_its_own_host_names(
             assert NIK not in page.text
             assert "error_message" not in page.text
 
+        no_retry_topic = await http.post(replay, json=body, headers=bearer)
+        assert no_retry_topic.status_code == 409
+        assert no_retry_topic.json()["detail"].startswith(
+            f"{retry_topic(group, 1)} does not exist: the group's subscriber creates"
+        )
+        await create_topic(bus_settings, retry_topic(group, 1), 1)
         done = await http.post(replay, json=body, headers={**bearer, "Origin": base})
         assert done.status_code == 200
         assert done.json()["audit"]["operator"] == "token"
