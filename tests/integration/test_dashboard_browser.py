@@ -222,7 +222,6 @@ async def test_an_operator_finds_a_stalled_group_and_replays_its_dead_letters(  
     await produce(bus_settings, scratch, [5])
     await consume_and_commit(bus_settings, scratch, stalled, [2])  # then it stopped
     await create_topic(bus_settings, dlq_topic(stalled), 1)
-    await create_topic(bus_settings, retry_topic(stalled, 1), 1)
     letters = [f"evt-{unique}-{n}" for n in range(3)]
     for event_id in letters:
         await dead_letter(bus_settings, stalled, event_id, scratch)
@@ -336,6 +335,16 @@ async def test_an_operator_finds_a_stalled_group_and_replays_its_dead_letters(  
             await page.locator("#replay-cancel").click()
             assert await page.locator("#replay-result").is_hidden()
 
+            # A replay that cannot be sent says why, and leaves no audit row.
+            await page.locator("#replay-selected").click()
+            await page.locator("#replay-confirm").click()
+            failed = page.locator("#replay-result.failed")
+            await failed.wait_for()
+            assert (await failed.inner_text()).startswith(
+                f"Nothing replayed: {retry_topic(stalled, 1)} does not exist: "
+            )
+            await create_topic(bus_settings, retry_topic(stalled, 1), 1)
+
             # 3. Confirm, 4. replayed and recorded.
             await page.locator("#replay-selected").click()
             question = page.locator("#replay-question")
@@ -344,7 +353,7 @@ async def test_an_operator_finds_a_stalled_group_and_replays_its_dead_letters(  
             )
             await page.screenshot(path=str(story_shot(tmp_path, "3-confirm")))
             await page.locator("#replay-confirm").click()
-            result = page.locator("#replay-result")
+            result = page.locator("#replay-result:not(.failed)")
             await result.wait_for()
             assert (await result.inner_text()).startswith(
                 f"2 dead letters of {stalled} replayed to {retry_topic(stalled, 1)}, "

@@ -167,10 +167,23 @@ function renderReplays(replays) {
 let shownGroup = null;
 let currentViewer = { can_replay: false, replay_hint: null, operator: null };
 
+// A JSON answer, or a problem document made from the status when the body is not JSON.
+async function answerOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { detail: `the monitor answered ${response.status}` };
+  }
+}
+
 async function showGroupLetters(group) {
   shownGroup = group;
   const response = await fetch(`/api/dead-letters/${encodeURIComponent(group)}`);
-  const listing = await response.json();
+  const listing = await answerOf(response);
+  if (!response.ok) {
+    showResult(false, `The dead letters of ${group} could not be listed: ${listing.detail}`);
+    return;
+  }
   $("group-letters-name").textContent = group;
   const body = document.querySelector("#group-letters-table tbody");
   body.replaceChildren(...listing.dead_letters.map((d) => {
@@ -211,25 +224,30 @@ function confirmReplay(group, positions) {
   const n = positions.length;
   $("replay-question").textContent =
     `Replay ${n} dead letter${n === 1 ? "" : "s"} of ${group} to bus.retry.${group}.1?`;
+  $("replay-result").hidden = true;  // the answer to an earlier replay, not to this one
   const dialog = $("replay-dialog");
   dialog.returnValue = "";
   dialog.onclose = () => { if (dialog.returnValue === "confirm") replay(group, positions); };
   dialog.showModal();
 }
 
-async function replay(group, positions) {
+function showResult(ok, text) {
   const result = $("replay-result");
+  result.hidden = false;
+  result.classList.toggle("failed", !ok);
+  result.textContent = text;
+}
+
+async function replay(group, positions) {
   const response = await fetch("/api/dead-letters/replay", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ group, positions }),
   });
-  const answer = await response.json();
-  result.hidden = false;
-  result.classList.toggle("failed", !response.ok);
-  result.textContent = response.ok
+  const answer = await answerOf(response);
+  showResult(response.ok, response.ok
     ? `${answer.replayed} dead letter${answer.replayed === 1 ? "" : "s"} of ${group} replayed to ${answer.target}, recorded as ${answer.audit.operator} at ${when(answer.audit.replayed_at)}.`
-    : `Nothing replayed: ${answer.detail}`;
+    : `Nothing replayed: ${answer.detail}`);
   if (response.ok) {
     latestReplays = [answer.audit, ...(latestReplays || [])];
     renderReplays(latestReplays);
