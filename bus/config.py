@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Settings that a running `bus dev` shares with other commands started in the same folder.
@@ -140,6 +140,25 @@ class BusSettings(BaseSettings):
     monitor_scan_interval_s: float = Field(default=5.0, gt=0, description="Seconds between scans.")
     monitor_groups: list[str] = Field(
         default_factory=list, description="Consumer groups to watch besides the discovered ones."
+    )
+    monitor_token: SecretStr | None = Field(
+        default=None,
+        description="Token operators sign in with (HTTP basic password or Bearer).",
+    )
+    monitor_token_file: str | None = Field(
+        default=None, description="File holding the monitor token, instead of BUS_MONITOR_TOKEN."
+    )
+    monitor_open_on_loopback: bool = Field(
+        default=False,
+        description="Dev mode: serve the monitor without a token, only when bound to loopback.",
+    )
+    monitor_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the monitor answers besides loopback and its bind address.",
+    )
+    monitor_ingress_urls: list[str] = Field(
+        default_factory=list,
+        description="Base URLs of ingress processes whose /metrics the monitor reads.",
     )
 
     # Logging

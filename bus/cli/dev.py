@@ -60,7 +60,7 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
         database=ingress,
     )
     if monitor:
-        options.extra_parts.append(monitor_part(catalog))
+        options.extra_parts.append(monitor_part(catalog, ingress=ingress))
     if ingress:
         options.extra_parts.append(ingress_part(catalog))
     with _common.bus_errors():

@@ -28,7 +28,10 @@ def monitor(
         list[str] | None, typer.Option("--group", "-g", help="Also watch this group.")
     ] = None,
 ) -> None:
-    """Serve `/metrics` and the operators' dashboard until Ctrl-C."""
+    """Serve `/metrics` and the operators' dashboard until Ctrl-C.
+
+    Operators sign in with BUS_MONITOR_TOKEN (or BUS_MONITOR_TOKEN_FILE); see docs/operations.md.
+    """
     settings = _common.settings()
     catalog = _common.catalog(settings)
     _common.out.print(
@@ -59,14 +62,24 @@ async def _run(
     await serve(settings, catalog, stop, host=host, port=port, groups=groups, interval_s=interval)
 
 
-def dev_part(catalog: Catalog) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
-    """The monitor as a `bus dev` part, watching the demo's groups on the dev broker."""
+def dev_part(
+    catalog: Catalog, *, ingress: bool = True
+) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
+    """The monitor as a `bus dev` part, watching the demo's groups on the dev broker.
+
+    Dev mode: without BUS_MONITOR_TOKEN it serves on loopback only, to this machine's browser.
+    """
     from bus.dev.demo import DEMO_SUBSCRIBERS
     from bus.monitor import serve
 
     demo_groups = [f"{system}.demo" for system in DEMO_SUBSCRIBERS]
 
     async def part(settings: BusSettings, stop: asyncio.Event) -> None:
+        update: dict[str, object] = {"monitor_open_on_loopback": True}
+        if ingress and not settings.monitor_ingress_urls:
+            url = f"http://{settings.ingress_host}:{settings.ingress_port}"
+            update["monitor_ingress_urls"] = [url]
+        settings = settings.model_copy(update=update)
         _common.out.print(
             f"[bold]monitor[/] http://{settings.monitor_host}:{settings.monitor_port}"
             "  (dashboard; Prometheus metrics at /metrics)"

@@ -14,12 +14,16 @@ again replays only dead letters that arrived since. With `original_topic`, only 
 dead letters are replayed; the cursor then stops at the first one left behind, so a later
 replay of everything sends the skipped ones (and may resend some already replayed, which the
 inbox absorbs).
+
+`replay_selected(settings, group, positions)` replays chosen dead letters (the dashboard's
+selection) the same way, and leaves the cursor where it is: a later full replay may send them
+again, which the group's inbox absorbs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -101,6 +105,55 @@ async def replay(
         return report
     finally:
         await cursor.stop()
+
+
+async def replay_selected(
+    settings: BusSettings, group: str, positions: Iterable[str]
+) -> ReplayReport:
+    """Replay the dead letters of `group` at `positions` (`topic:partition:offset`), once each."""
+    source = dlq_topic(group)
+    wanted: dict[TopicPartition, set[int]] = {}
+    for position in positions:
+        topic, partition, offset = _position(position)
+        if topic != source:
+            raise BusError(f"{position!r} is not a dead letter of group {group!r} ({source})")
+        wanted.setdefault(TopicPartition(topic, partition), set()).add(offset)
+    report = ReplayReport(group=group, target=retry_topic(group, 1))
+    if not wanted:
+        return report
+    start = {tp: min(offsets) for tp, offsets in wanted.items()}
+    reader = clients.consumer(settings, group_id=None)
+    await reader.start()
+    try:
+        # Sending to a missing topic would wait for it as long as the request timeout allows.
+        if report.target not in await reader.topics():
+            raise BusError(
+                f"{report.target} does not exist: the group's subscriber creates its retry "
+                "topics when it starts; start it once, then replay"
+            )
+        letters = await read_dead_letters(settings, [source], start=start, consumer=reader)
+    finally:
+        await reader.stop()
+    chosen = [
+        letter
+        for letter in letters
+        if letter.offset in wanted.get(TopicPartition(letter.topic, letter.partition), ())
+    ]
+    missing = sum(map(len, wanted.values())) - len(chosen)
+    if missing:
+        raise BusError(f"{missing} of the chosen dead letters are no longer in {source}")
+    await _send(settings, report.target, chosen, None)
+    report.replayed = chosen
+    log.info("dead letters replayed", group=group, target=report.target, replayed=len(chosen))
+    return report
+
+
+def _position(position: str) -> tuple[str, int, int]:
+    topic, _, rest = position.rpartition(":")
+    topic, _, partition = topic.rpartition(":")
+    if not (topic and partition.isdigit() and rest.isdigit()):
+        raise BusError(f"{position!r} is not a dead-letter position (topic:partition:offset)")
+    return topic, int(partition), int(rest)
 
 
 async def _send(

@@ -42,6 +42,7 @@ from bus.errors import (
     UnknownEventTypeError,
 )
 from bus.ingress import idempotency, keys
+from bus.ingress.answers import metrics
 from bus.ingress.authentication import KeyAuthenticator
 from bus.ingress.request_log import RequestLog
 from bus.ingress.unsettled import UnsettledPublications
@@ -510,6 +511,7 @@ def create_app(
         )
 
     app.add_middleware(RequestLog)
+    app.add_api_route("/metrics", metrics, include_in_schema=False)
 
     @app.post(
         "/v1/events/{event_type}",

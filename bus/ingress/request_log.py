@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bus.ingress.answers import count_answer
 from bus.logging import get_logger
 
 log = get_logger("bus.ingress")
@@ -44,6 +45,8 @@ class RequestLog:
         try:
             await self.app(scope, receive, answer)
         finally:
+            if scope["path"].startswith("/v1/"):
+                count_answer(state.get("system"), status)
             # Personal data may be in the body: only ids and positions are logged.
             log.info(
                 "ingress.request",

@@ -236,6 +236,17 @@ class LagScanner:
         )
         return {tp: (starts.get(tp, 0), ends[tp]) for tp in tps if tp in ends}
 
+    async def newest_timestamps(self, ends: dict[TP, int]) -> dict[TP, int]:
+        """Timestamp (ms) of the last record of each partition, given its log end offset.
+
+        One Fetch per leader (the dashboard's "last event" of each publisher).
+        """
+        wanted = {(tp, end - 1) for tp, end in ends.items() if end > 0}
+        if not wanted:
+            return {}
+        stamps = await self._timestamps(await self._metadata(), wanted)
+        return {tp: stamp for (tp, _), stamp in stamps.items()}
+
     # Requests -------------------------------------------------------------------------------
 
     async def _metadata(self) -> ClusterMetadata:

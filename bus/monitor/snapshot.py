@@ -3,6 +3,10 @@
 Served at `GET /api/state` and pushed on `GET /api/events` (server-sent events) after every
 scan. Groups are matched to catalog systems by name (a group is named after its system, or
 starts with its system id), so the dashboard can say which OPD is behind.
+
+No error message reaches the page: a message may quote the data that failed (a NIK in a
+constraint violation), so errors are shown by class, and the scanner's own descriptions only
+up to their first colon, where a library's message would begin.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from collections import defaultdict
 from typing import Any
 
 from bus.catalog import Catalog, System
-from bus.monitor.watch import MonitorState
+from bus.monitor.watch import RATE_WINDOW_S, Flow, MonitorState
+
+_NONE = Flow(0, None)
 
 
 def system_of(group: str, catalog: Catalog | None) -> System | None:
@@ -67,6 +73,12 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
         "groups": [],
         "dead_letters": {"topics": [], "recent": []},
         "catalog": catalog_document(catalog),
+        "throughput": {"window_s": None, "event_types": []},
+        "publishers": [],
+        "ingress": None,
+        "webhooks": None,
+        "replays": None,
+        "database_error": None,
     }
     if state is None:
         return document
@@ -78,7 +90,7 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
             system=system.id if system else None,
             opd=system.opd if system else None,
             state=group.state,
-            error=group.error,
+            error=group.error.split(":", 1)[0] if group.error else None,
             topics=list(group.topics),
             members=[
                 {
@@ -104,7 +116,68 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
                 {"group": c.group, "topic": c.topic, "messages": c.messages}
                 for c in state.dead_letters
             ],
-            "recent": [letter.to_dict() for letter in state.recent_dead_letters],
+            "recent": [_letter(letter.to_dict()) for letter in state.recent_dead_letters],
         },
+        throughput=throughput_document(state, catalog),
+        publishers=publishers_document(state, catalog),
+        ingress=state.ingress.to_dict() if state.ingress is not None else None,
+        webhooks=[w.to_dict() for w in state.webhooks] if state.webhooks is not None else None,
+        replays=[r.to_dict() for r in state.replays] if state.replays is not None else None,
+        database_error=state.database_error,
     )
     return document
+
+
+def _letter(fields: dict[str, Any]) -> dict[str, Any]:
+    """A dead letter for the page: position and error class, no error message."""
+    fields.pop("error_message", None)
+    fields["position"] = f"{fields['topic']}:{fields['partition']}:{fields['offset']}"
+    return fields
+
+
+def throughput_document(state: MonitorState, catalog: Catalog | None) -> dict[str, Any]:
+    """Published and consumed events per event type over the rate window, from offsets."""
+    rows = []
+    for et in catalog.event_types if catalog else ():
+        consumers = [
+            {"group": group, **flow.to_dict()}
+            for (group, topic), flow in sorted(state.consumed.items())
+            if topic == et.topic
+        ]
+        rows.append(
+            {
+                "type": et.type,
+                "topic": et.topic,
+                "owner": et.owner,
+                "published": state.published.get(et.topic, _NONE).to_dict(),
+                "consumed": consumers,
+            }
+        )
+    return {"window_s": RATE_WINDOW_S, "event_types": rows}
+
+
+def publishers_document(state: MonitorState, catalog: Catalog | None) -> list[dict[str, Any]]:
+    """Each publishing system's health: its newest event, events and ingress refusals."""
+    rows = []
+    for system in catalog.systems if catalog else ():
+        owned = catalog.owned_by(system.id) if catalog else []
+        if not owned:
+            continue
+        topics = {et.topic for et in owned}
+        newest = max((state.newest_event_ms.get(t, 0) for t in topics), default=0)
+        answers = state.ingress.of_system(system.id) if state.ingress is not None else {}
+        total = sum(answers.values())
+        refused = sum(n for status_class, n in answers.items() if status_class != "2xx")
+        rows.append(
+            {
+                "system": system.id,
+                "opd": system.opd,
+                "event_types": len(owned),
+                "last_event_at": newest / 1000 if newest else None,
+                "published": sum(state.published.get(t, _NONE).events for t in topics),
+                "ingress": dict(sorted(answers.items())),
+                "ingress_refused": refused,
+                "error_rate": refused / total if total else None,
+            }
+        )
+    return rows

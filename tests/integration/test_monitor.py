@@ -11,14 +11,17 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from bus.broker import clients
 from bus.broker.embedded import free_port
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.envelope import Envelope
+from bus.errors import BusError
 from bus.monitor import serve
 from bus.publish import Publisher
+from bus.reliability.naming import dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
 from schemas.dpmptsp import IzinTerbit
@@ -34,12 +37,15 @@ IZIN = "id.go.riau.dpmptsp.izin.terbit"
 async def monitor_running(
     settings: BusSettings, catalog: Catalog, groups: list[str], interval_s: float = 0.25
 ) -> AsyncIterator[str]:
-    """`bus monitor` on a free port in this event loop; yields its base URL."""
+    """`bus monitor` on a free port in this event loop; yields its base URL.
+
+    Dev mode (open on loopback) unless `settings` carry a token, which then guards every page.
+    """
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve(
-            settings,
+            settings.model_copy(update={"monitor_open_on_loopback": True}),
             catalog,
             stop,
             host="127.0.0.1",
@@ -65,7 +71,13 @@ async def monitor_running(
         await asyncio.wait_for(task, 20)
 
 
-async def dead_letter(settings: BusSettings, group: str, event_id: str, topic: str) -> None:
+async def dead_letter(
+    settings: BusSettings,
+    group: str,
+    event_id: str,
+    topic: str,
+    error_message: str = "target database refused the connection",
+) -> None:
     """A dead letter as the reliability path writes it: original headers plus `dlq_*`."""
     now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     envelope = Envelope.new(source="/riau/dpmptsp/sicantik", type=IZIN, id=event_id)
@@ -76,7 +88,7 @@ async def dead_letter(settings: BusSettings, group: str, event_id: str, topic: s
         ("dlq_original_offset", b"0"),
         ("dlq_group", group.encode()),
         ("dlq_error_class", b"ConnectionRefusedError"),
-        ("dlq_error_message", b"target database refused the connection"),
+        ("dlq_error_message", error_message.encode()),
         ("dlq_attempts", b"4"),
         ("dlq_first_failure_at", now.encode()),
         ("dlq_last_failure_at", now.encode()),
@@ -211,3 +223,152 @@ async def test_dashboard_and_its_assets_are_served(
     assert script.status_code == 200 and "EventSource" in script.text
     assert style.status_code == 200
     assert missing.status_code == 404
+
+
+TOKEN = "monitor-token-for-tests-only"
+NIK = "1471010101900001"
+
+
+async def test_the_monitor_needs_its_token_and_answers_only_its_own_host_names(
+    bus_settings: BusSettings, catalog: Catalog, database: str, unique: str
+) -> None:
+    group = f"mon-auth-{unique}"
+    await create_topic(bus_settings, dlq_topic(group), 1)
+    # A message that quotes the data that failed: it must not reach any page.
+    await dead_letter(
+        bus_settings, group, f"evt-{unique}", "t", f"duplicate key (nik)=({NIK}) already exists"
+    )
+    settings = bus_settings.model_copy(
+        update={"monitor_token": SecretStr(TOKEN), "database_dsn": database}
+    )
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    async with monitor_running(settings, catalog, [group]) as base, httpx.AsyncClient() as http:
+        port = base.rsplit(":", 1)[1]
+        guarded = [
+            "/",
+            "/static/dashboard.js",
+            "/metrics",
+            "/api/state",
+            "/api/events",
+            f"/api/dead-letters/{group}",
+        ]
+        for path in guarded:
+            refused = await http.get(f"{base}{path}")
+            assert refused.status_code == 401, path
+            assert refused.headers["www-authenticate"].startswith('Basic realm="OPD Bus monitor"')
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["status"] == 401
+        for wrong in ({"Authorization": "Bearer nope"}, {"Authorization": "Basic !!!"}):
+            assert (await http.get(f"{base}/api/state", headers=wrong)).status_code == 401
+        assert (await http.get(f"{base}/api/state", auth=("rina", "nope"))).status_code == 401
+        assert (await http.get(f"{base}/healthz")).status_code == 200
+
+        assert (await http.get(f"{base}/", headers=bearer)).status_code == 200
+        assert (await http.get(f"{base}/metrics", auth=("prometheus", TOKEN))).status_code == 200
+        state = await http.get(f"{base}/api/state", auth=("rina", TOKEN))
+        assert state.status_code == 200
+        assert state.json()["viewer"] == {
+            "operator": "rina",
+            "can_replay": True,
+            "replay_hint": None,
+        }
+
+        # DNS rebinding: the right token but someone else's host name.
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example"):
+            for path in ("/", "/api/state", "/healthz"):
+                misdirected = await http.get(f"{base}{path}", headers={**bearer, "Host": host})
+                assert misdirected.status_code == 421, (host, path)
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost"):
+            answered = await http.get(f"{base}/api/state", headers={**bearer, "Host": host})
+            assert answered.status_code == 200, host
+
+        # Writes: only from this page's origin, only as JSON, only valid requests.
+        replay = f"{base}/api/dead-letters/replay"
+        body = {"group": group, "positions": [f"{dlq_topic(group)}:0:0"]}
+        cross_site = await http.post(
+            replay, json=body, headers={**bearer, "Origin": "http://evil.example"}
+        )
+        assert cross_site.status_code == 403
+        form = await http.post(replay, content=b"group=x", headers=bearer)
+        assert form.status_code == 415
+        invalid = await http.post(replay, json={"group": "", "positions": []}, headers=bearer)
+        assert invalid.status_code == 422
+        assert [e["path"] for e in invalid.json()["errors"]] == ["group", "positions"]
+        foreign = await http.post(
+            replay, json={"group": group, "positions": ["bus.dlq.other:0:0"]}, headers=bearer
+        )
+        assert foreign.status_code == 409
+        assert "is not a dead letter of group" in foreign.json()["detail"]
+
+        # Error classes only: the message quoting a NIK is on no page.
+        await wait_until(
+            lambda: _has_recent(http, base, bearer, f"evt-{unique}"),
+            timeout=20,
+            message="the dead letter was scanned",
+        )
+        listing = await http.get(f"{base}/api/dead-letters/{group}", headers=bearer)
+        (letter,) = listing.json()["dead_letters"]
+        assert letter["error_class"] == "ConnectionRefusedError"
+        for page in (listing, await http.get(f"{base}/api/state", headers=bearer)):
+            assert NIK not in page.text
+            assert "error_message" not in page.text
+
+        no_retry_topic = await http.post(replay, json=body, headers=bearer)
+        assert no_retry_topic.status_code == 409
+        assert no_retry_topic.json()["detail"].startswith(
+            f"{retry_topic(group, 1)} does not exist: the group's subscriber creates"
+        )
+        await create_topic(bus_settings, retry_topic(group, 1), 1)
+        done = await http.post(replay, json=body, headers={**bearer, "Origin": base})
+        assert done.status_code == 200
+        assert done.json()["audit"]["operator"] == "token"
+        assert done.json()["audit"]["event_ids"] == [f"evt-{unique}"]
+
+
+async def _has_recent(
+    http: httpx.AsyncClient, base: str, headers: dict[str, str], id_: str
+) -> bool:
+    state = (await http.get(f"{base}/api/state", headers=headers)).json()
+    return any(d["event_id"] == id_ for d in state["dead_letters"]["recent"])
+
+
+async def test_without_a_token_the_monitor_is_read_only_and_replay_asks_for_a_sign_in(
+    bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    async with monitor_running(bus_settings, catalog, []) as base, httpx.AsyncClient() as http:
+        assert (await http.get(f"{base}/api/state")).json()["viewer"]["can_replay"] is False
+        refused = await http.post(
+            f"{base}/api/dead-letters/replay", json={"group": "g", "positions": ["bus.dlq.g:0:0"]}
+        )
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "replaying needs a sign-in: start the monitor with BUS_MONITOR_TOKEN"
+    )
+
+
+async def test_a_monitor_without_a_token_off_loopback_refuses_to_start(
+    bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    stop = asyncio.Event()
+    for settings, host in (
+        (bus_settings, "127.0.0.1"),  # no dev mode
+        (bus_settings.model_copy(update={"monitor_open_on_loopback": True}), "0.0.0.0"),
+    ):
+        with pytest.raises(BusError, match="the monitor needs a token: set BUS_MONITOR_TOKEN"):
+            await serve(settings, catalog, stop, host=host, port=free_port())
+
+
+async def test_an_unreachable_database_is_one_clear_error_at_start(
+    bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    settings = bus_settings.model_copy(
+        update={
+            "monitor_token": SecretStr(TOKEN),
+            "database_dsn": f"postgresql://bus@127.0.0.1:{free_port()}/bus",
+        }
+    )
+    with pytest.raises(BusError) as refused:
+        await serve(settings, catalog, asyncio.Event(), host="127.0.0.1", port=free_port())
+    assert str(refused.value) == (
+        "the monitor cannot use the bus database (BUS_DATABASE_DSN): ConnectionRefusedError"
+    )
