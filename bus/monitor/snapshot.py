@@ -104,7 +104,7 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
                 {"group": c.group, "topic": c.topic, "messages": c.messages}
                 for c in state.dead_letters
             ],
-            "recent": [letter.to_dict() for letter in state.recent_dead_letters],
+            "recent": [letter.summary() for letter in state.recent_dead_letters],
         },
     )
     return document
