@@ -156,10 +156,10 @@ async def record_at(  # noqa: PLR0917 - a position is four values
     consumer = clients.consumer(settings, group_id=None)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
+        partitions = await clients.topic_partitions(consumer, topic)
         if not partitions:
             raise EventTraceError(f"topic {topic!r} does not exist")
-        if partition not in partitions:
+        if tp not in partitions:
             raise EventTraceError(
                 f"{topic} has no partition {partition} (it has {len(partitions)})"
             )
@@ -185,7 +185,7 @@ async def record_at(  # noqa: PLR0917 - a position is four values
         except IncompleteReadError as exc:
             raise EventTraceError(f"unknown: {exc}") from None
     finally:
-        await consumer.stop()
+        await clients.stop_consumer(consumer)
     if found is None or found.offset != offset:
         raise EventTraceError(
             f"{topic}[{partition}] holds no event at offset {offset} (a transaction marker or "
@@ -216,11 +216,7 @@ async def search_topics(
     matches: list[Any] = []
     read = 0
     try:
-        tps = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in sorted(consumer.partitions_for_topic(t) or ())
-        ]
+        tps = await clients.topic_partitions(consumer, *topics)
         async for record in read_to_end(consumer, tps, timeout_s=timeout_s):
             read += 1
             record_id = _header(record.headers, "ce_id")
@@ -237,7 +233,7 @@ async def search_topics(
                 "--offset"
             ) from None
     finally:
-        await consumer.stop()
+        await clients.stop_consumer(consumer)
     where = ", ".join(topics) or "no topic"
     if not matches:
         raise EventNotFoundError(
