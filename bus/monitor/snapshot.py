@@ -91,8 +91,6 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
             ],
             history=[[round(at, 3), lag] for at, lag in state.history.get(group.group, [])],
         )
-        for row, partition in zip(entry["partitions"], group.partitions, strict=True):
-            row["status"] = partition.status.value
         groups.append(entry)
     document.update(
         taken_at=state.report.taken_at,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bus.config import BusSettings
 
-__all__ = ["BUS", "CliResult", "run_bus"]
+__all__ = ["BUS", "CliResult", "bus_environment", "run_bus"]
 
 #: The `bus` executable of the running interpreter's environment.
 BUS = str(Path(sys.executable).with_name("bus"))
@@ -29,23 +29,40 @@ class CliResult:
     stderr: str
 
 
-async def run_bus(
-    settings: BusSettings, *args: str, database_dsn: str | None = None, timeout_s: float = 120.0
-) -> CliResult:
-    """Run `bus *args` against `settings`' broker (and `database_dsn`, else none at all).
-
-    The subprocess does not block the event loop, so subscribers of the test keep running.
-    """
+def bus_environment(
+    settings: BusSettings, *, database_dsn: str | None = None, columns: int | None = None
+) -> dict[str, str]:
+    """The environment of a `bus` command run against `settings` (and `database_dsn`, else
+    none at all); `columns` widens the terminal tables are drawn for, so no cell is wrapped."""
     env = {
         **os.environ,
         "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
         "BUS_DATABASE_DSN": database_dsn or "",
+        "BUS_LAG_WINDOW": str(settings.lag_window),
+        "BUS_LAG_MIN_COMMITS": str(settings.lag_min_commits),
+        "BUS_LAG_STOP_AFTER_S": str(settings.lag_stop_after_s),
     }
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
+    return env
+
+
+async def run_bus(
+    settings: BusSettings,
+    *args: str,
+    database_dsn: str | None = None,
+    columns: int | None = None,
+    timeout_s: float = 120.0,
+) -> CliResult:
+    """Run `bus *args` to its end, with `bus_environment`'s settings.
+
+    The subprocess does not block the event loop, so subscribers of the test keep running.
+    """
     process = await asyncio.create_subprocess_exec(
         BUS,
         *args,
-        env=env,
+        env=bus_environment(settings, database_dsn=database_dsn, columns=columns),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -7,6 +7,7 @@ the event's position comes from the publication log in a fresh PostgreSQL databa
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -15,6 +16,7 @@ from aiokafka import TopicPartition
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bus import publication_log
+from bus.broker import clients
 from bus.broker.reading import IncompleteReadError
 from bus.catalog import Catalog
 from bus.config import BusSettings
@@ -23,7 +25,8 @@ from bus.envelope import Envelope
 from bus.errors import EventNotFoundError, EventTraceError, PermanentError
 from bus.logging import event_context
 from bus.publish import Delivery, Publisher
-from bus.reliability.naming import dlq_topic
+from bus.reliability.failure import first_failure, with_failure
+from bus.reliability.naming import dlq_topic, retry_consumer_group, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import start_group_at_end, wait_until
 from bus.testing.cli import run_bus
@@ -431,3 +434,48 @@ async def test_a_dead_letter_read_that_cannot_finish_is_unknown_never_delivered(
     assert incomplete.value.unread == {TopicPartition(dead_letters, 0): (0, 1)}
     assert incomplete.value.partial == []
     assert [d.offset for d in await read_dead_letters(bus_settings, [dead_letters])] == [0]
+
+
+async def test_a_replayed_dead_letter_is_decided_by_the_newer_retry_record(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    group = f"bapenda.sipd.replayed-{unique}"
+    delivery = await publish_izin(dpmptsp, catalog, unique)
+    await start_group_at_end(bus_settings, group, [delivery.topic])
+    dead_letters, retries = dlq_topic(group), retry_topic(group, 1)
+    for topic in (dead_letters, retries):
+        await create_topic(bus_settings, topic, 1)
+    failed_at = datetime.now(UTC) - timedelta(seconds=10)
+    failure = first_failure(
+        delivery.topic, delivery.partition, delivery.offset, group=group,
+        error=ConnectionError("sink down"), attempts=3,
+    )  # fmt: skip
+    headers = with_failure([("ce_id", delivery.event_id.encode())], failure)
+    producer = clients.producer(bus_settings)
+    await producer.start()
+    try:
+        # Dead-lettered first; `bus dlq replay` later sent it to the first retry topic.
+        stamp = int(failed_at.timestamp() * 1000)
+        await producer.send_and_wait(dead_letters, b"{}", headers=headers, timestamp_ms=stamp)
+        replayed = await producer.send_and_wait(
+            retries, b"{}", headers=headers, timestamp_ms=stamp + 5000
+        )
+    finally:
+        await producer.stop()
+    event = await locate(delivery.event_id, settings=bus_settings, catalog=catalog)
+
+    async def state() -> tuple[DeliveryState, str]:
+        report = await trace_event(event, settings=bus_settings, catalog=catalog, groups=[group])
+        (mine,) = [d for d in report.deliveries if d.group == group]
+        return mine.state, mine.detail
+
+    waiting = await state()
+    await start_group_at_end(bus_settings, retry_consumer_group(group), [retries])
+    handled = await state()
+
+    assert waiting == (
+        DeliveryState.PENDING,
+        f"waiting in {retries} after ConnectionError: sink down",
+    )
+    assert replayed.offset == 0
+    assert handled == (DeliveryState.DELIVERED, "after 3 failed attempt(s)")
