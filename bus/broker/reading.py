@@ -11,7 +11,7 @@ the end offset it had when the read began; a read that cannot get there in time 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,7 +53,7 @@ async def read_to_end(
     start: Mapping[TopicPartition, int] | None = None,
     last: int | None = None,
     timeout_s: float | None = None,
-) -> AsyncIterator[ConsumerRecord[Any, Any]]:
+) -> AsyncGenerator[ConsumerRecord[Any, Any], None]:
     """Records of `tps` from `start` (default: the first offset), or their `last` records only,
     up to the end offsets they had when the read began; `IncompleteReadError` past `timeout_s`.
     """

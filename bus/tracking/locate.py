@@ -20,6 +20,7 @@ A search that cannot finish in time, and a prefix that several events share, are
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -177,11 +178,11 @@ async def record_at(  # noqa: PLR0917 - a position is four values
             )
         found = None
         try:
-            async for record in read_to_end(
-                consumer, [tp], start={tp: offset}, timeout_s=timeout_s
-            ):
-                found = record
-                break
+            records = read_to_end(consumer, [tp], start={tp: offset}, timeout_s=timeout_s)
+            async with aclosing(records):
+                async for record in records:
+                    found = record
+                    break
         except IncompleteReadError as exc:
             raise EventTraceError(f"unknown: {exc}") from None
     finally:
@@ -217,14 +218,16 @@ async def search_topics(
     read = 0
     try:
         tps = await clients.topic_partitions(consumer, *topics)
-        async for record in read_to_end(consumer, tps, timeout_s=timeout_s):
-            read += 1
-            record_id = _header(record.headers, "ce_id")
-            if record_id == event_id:
-                matches = [record]
-                break
-            if record_id is not None and record_id.startswith(event_id):
-                matches.append(record)
+        records = read_to_end(consumer, tps, timeout_s=timeout_s)
+        async with aclosing(records):
+            async for record in records:
+                read += 1
+                record_id = _header(record.headers, "ce_id")
+                if record_id == event_id:
+                    matches = [record]
+                    break
+                if record_id is not None and record_id.startswith(event_id):
+                    matches.append(record)
     except IncompleteReadError as exc:
         if not matches:
             raise EventTraceError(
