@@ -7,14 +7,16 @@ assert result.returncode == 0, result.stderr
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bus.config import BusSettings
 
-__all__ = ["BUS", "CliResult", "bus_environment", "run_bus"]
+__all__ = ["BUS", "CliResult", "bus_environment", "first_documents", "run_bus"]
 
 #: The `bus` executable of the running interpreter's environment.
 BUS = str(Path(sys.executable).with_name("bus"))
@@ -69,3 +71,32 @@ async def run_bus(
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None
     return CliResult(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def first_documents(
+    settings: BusSettings, *args: str, count: int, timeout_s: float = 30.0
+) -> list[dict[str, Any]]:
+    """The first `count` JSON documents a command that keeps printing (`--watch --json`)
+    writes, one indented document after another; the command is then terminated."""
+    process = await asyncio.create_subprocess_exec(
+        BUS,
+        *args,
+        env=bus_environment(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    documents: list[dict[str, Any]] = []
+    lines: list[str] = []
+    try:
+        while len(documents) < count:
+            line = (await asyncio.wait_for(process.stdout.readline(), timeout_s)).decode()
+            assert line, f"bus {' '.join(args)} exited early"
+            lines.append(line)
+            if line.rstrip("\n") == "}":  # the end of one indented document
+                documents.append(json.loads("".join(lines)))
+                lines.clear()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout_s)
+    return documents

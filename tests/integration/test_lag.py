@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,7 +15,7 @@ from bus.broker import clients
 from bus.config import BusSettings
 from bus.lag import LagHistory, LagScanner, Status
 from bus.testing import wait_until
-from bus.testing.cli import BUS, bus_environment, run_bus
+from bus.testing.cli import first_documents, run_bus
 
 pytestmark = pytest.mark.integration
 
@@ -199,25 +197,9 @@ async def test_bus_lag_watch_prints_a_new_scan_on_every_interval(
     await produce(bus_settings, topic, [3])
     await consume_and_commit(bus_settings, topic, group, [1])
 
-    process = await asyncio.create_subprocess_exec(
-        BUS, "lag", "--group", group, "--watch", "--json", "--interval", "0.2",
-        env=bus_environment(bus_settings),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert process.stdout is not None
-    documents: list[dict[str, Any]] = []
-    lines: list[str] = []
-    try:
-        while len(documents) < 2:
-            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-            assert line, "bus lag --watch exited early"
-            lines.append(line)
-            if line.rstrip("\n") == "}":  # the end of one indented document
-                documents.append(json.loads("".join(lines)))
-                lines.clear()
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+    documents = await first_documents(
+        bus_settings, "lag", "--group", group, "--watch", "--json", "--interval", "0.2", count=2
+    )
 
     for document in documents:
         (entry,) = document["groups"]

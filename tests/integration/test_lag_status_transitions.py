@@ -11,7 +11,6 @@ client id, the host nor the assignment of a member.
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
@@ -24,7 +23,7 @@ from bus.config import BusSettings
 from bus.lag import LagHistory, LagScanner, Status, StatusRules
 from bus.monitor import LagMonitor
 from bus.testing import KafkaService, wait_until
-from bus.testing.cli import BUS, bus_environment, run_bus
+from bus.testing.cli import first_documents, run_bus
 from tests.integration.test_lag import create_topic, produce
 
 pytestmark = pytest.mark.integration
@@ -172,27 +171,10 @@ async def test_bus_lag_and_the_dashboard_agree_on_a_consumer_that_stopped(
 
 async def watch_statuses(settings: BusSettings, group: str, scans: int) -> list[str]:
     """The group's status in each of the first `scans` documents of `bus lag --watch --json`."""
-    process = await asyncio.create_subprocess_exec(
-        BUS, "lag", "--group", group, "--watch", "--json", "--interval", "0.2",
-        env=bus_environment(settings),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert process.stdout is not None
-    statuses: list[str] = []
-    lines: list[str] = []
-    try:
-        while len(statuses) < scans:
-            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-            assert line, "bus lag --watch exited early"
-            lines.append(line)
-            if line.rstrip("\n") == "}":  # the end of one indented document
-                (entry,) = json.loads("".join(lines))["groups"]
-                statuses.append(entry["status"])
-                lines.clear()
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
-    return statuses
+    documents = await first_documents(
+        settings, "lag", "--group", group, "--watch", "--json", "--interval", "0.2", count=scans
+    )
+    return [document["groups"][0]["status"] for document in documents]
 
 
 async def test_bus_lag_names_each_member_and_its_host(
