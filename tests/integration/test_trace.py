@@ -31,7 +31,7 @@ from bus.subscribe import Subscriber
 from bus.testing import start_group_at_end, wait_until
 from bus.testing.cli import run_bus
 from bus.tracing import trace_id_of
-from bus.tracking import DeliveryState, find_publication, locate, trace_event
+from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
 from schemas.dpmptsp import IzinTerbit
 from tests.conftest import running
 from tests.integration.test_lag import create_topic, produce
@@ -479,3 +479,25 @@ async def test_a_replayed_dead_letter_is_decided_by_the_newer_retry_record(
     )
     assert replayed.offset == 0
     assert handled == (DeliveryState.DELIVERED, "after 3 failed attempt(s)")
+
+
+async def test_a_search_that_cannot_finish_says_unknown_never_not_found(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    delivery = await publish_izin(dpmptsp, catalog, unique)  # the topic is not empty
+
+    with pytest.raises(EventTraceError) as cut_short:
+        await search_topics(
+            bus_settings, catalog, "no-such-event", [delivery.topic], timeout_s=1e-9
+        )
+
+    message = str(cut_short.value)
+    assert message.startswith(
+        "unknown: event 'no-such-event' is not in the publication log, and could not read "
+        f"{delivery.topic}["
+    )
+    assert message.endswith(
+        "(0 records read, none of them the event); give its position with --topic, "
+        "--partition and --offset"
+    )
+    assert not isinstance(cut_short.value, EventNotFoundError)
