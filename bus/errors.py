@@ -120,9 +120,16 @@ class NoAuthorizerError(BusError):
 class EventNotFoundError(BusError):
     """No publication of this event id is recorded (or it belongs to another system)."""
 
-    def __init__(self, event_id: str) -> None:
+    def __init__(self, event_id: str, where: str | None = None) -> None:
         self.event_id = event_id
+        #: Where it was looked for, as the end of "event X is ...".
+        self.where = where or "not in the publication log"
         super().__init__(
-            f"event {event_id!r} is not in the publication log; give its position with "
-            "--topic, --partition and --offset if it was published without the log"
+            f"event {event_id!r} is {self.where}; give its position "
+            "with --topic, --partition and --offset if it was published without the log"
         )
+
+
+class EventTraceError(BusError):
+    """`bus trace` cannot answer from what it saw: a position without the event, an id prefix
+    that several events share, or a search that did not finish."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
@@ -39,7 +40,8 @@ def bus_errors() -> Iterator[None]:
     try:
         yield
     except BusError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # Escaped: a message quotes ids and values as given, and `[x]` in one is not markup.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
 
 

@@ -28,6 +28,7 @@ from bus.lag import (
 #: Colours of statuses in tables and on the dashboard.
 STATUS_STYLE = {
     Status.OK: "green",
+    Status.UNKNOWN: "cyan",
     Status.WARNING: "yellow",
     Status.REWIND: "magenta",
     Status.STALL: "dark_orange",
@@ -102,7 +103,7 @@ async def _run(
 def render(report: LagReport) -> Group:
     """Rich tables of a lag report: one summary row per group, then its partitions."""
     summary = Table(
-        "group", "status", _num("lag"), _num("lag (s)"), "members", "topics",
+        "group", "status", _num("lag"), _num("lag (s)"), "members", "topics", "why",
         title="Consumer groups",
     )  # fmt: skip
     details = Table(
@@ -117,8 +118,9 @@ def render(report: LagReport) -> Group:
             Text(group.status.value, style=style),
             str(group.lag),
             f"{group.lag_seconds:.1f}",
-            ", ".join(f"{m.client_id}@{m.host}" for m in group.members) or "-",
-            ", ".join(group.topics) or (group.error or "-"),
+            "\n".join(m.label for m in group.members) or "none",
+            ", ".join(group.topics) or "-",
+            group.detail,
         )
         for p in group.partitions:
             details.add_row(

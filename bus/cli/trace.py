@@ -12,43 +12,51 @@ from rich.text import Text
 from bus.catalog import Catalog
 from bus.cli import _common
 from bus.config import BusSettings
-from bus.tracking import (
-    DeliveryReport,
-    DeliveryState,
-    PublishedEvent,
-    find_publication,
-    trace_event,
-)
+from bus.tracking import DeliveryReport, DeliveryState, locate, trace_event
+from bus.tracking.locate import SEARCH_TIMEOUT_S
 
 _STYLE = {
     DeliveryState.DELIVERED: "green",
     DeliveryState.PENDING: "yellow",
     DeliveryState.DEAD_LETTERED: "bold red",
+    DeliveryState.UNKNOWN: "bold magenta",
 }
 
 
 def trace(  # noqa: PLR0917 - Typer options, passed by name
-    event_id: Annotated[str, typer.Argument(help="The event's id (CloudEvents `id`).")],
+    event_id: Annotated[
+        str, typer.Argument(help="The event's id (CloudEvents `id`), or its first characters.")
+    ],
     topic: Annotated[
-        str | None, typer.Option(help="Where the event is, if it is not in the publication log.")
+        str | None,
+        typer.Option(help="Where the event is (alone: the only topic to search for it)."),
     ] = None,
     partition: Annotated[int | None, typer.Option(min=0, help="Its partition.")] = None,
     offset: Annotated[int | None, typer.Option(min=0, help="Its offset.")] = None,
     group: Annotated[
         list[str] | None, typer.Option("--group", "-g", help="Also check this consumer group.")
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1, help="Seconds allowed for each read of topics before answering 'unknown'."
+        ),
+    ] = SEARCH_TIMEOUT_S,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for programs.")] = False,
 ) -> None:
     """Show, per subscribing group, whether an event is delivered, pending or dead-lettered."""
     settings = _common.settings()
     catalog = _common.catalog(settings)
-    given = (topic, partition, offset)
-    if any(v is not None for v in given) and not all(v is not None for v in given):
-        _common.err.print("[bold red]error:[/] give --topic, --partition and --offset together")
+    if (partition is not None or offset is not None) and (
+        topic is None or partition is None or offset is None
+    ):
+        _common.err.print(
+            "[bold red]error:[/] give --partition and --offset together, with --topic"
+        )
         raise typer.Exit(2)
     with _common.bus_errors():
         report = asyncio.run(
-            _trace(settings, catalog, event_id, topic, partition, offset, group or [])
+            _trace(settings, catalog, event_id, (topic, partition, offset), group or [], timeout)
         )
     if as_json:
         _common.write_json(report.to_dict())
@@ -60,19 +68,23 @@ async def _trace(  # noqa: PLR0917 - the command's options, in order
     settings: BusSettings,
     catalog: Catalog,
     event_id: str,
-    topic: str | None,
-    partition: int | None,
-    offset: int | None,
+    position: tuple[str | None, int | None, int | None],
     groups: list[str],
+    timeout_s: float,
 ) -> DeliveryReport:
-    if topic is not None and partition is not None and offset is not None:
-        event_type = catalog.event_type(topic)
-        event = PublishedEvent(
-            event_id, event_type.type, event_type.owner, topic, partition, offset
-        )
-    else:
-        event = await find_publication(settings.database_dsn, event_id)
-    return await trace_event(event, settings=settings, catalog=catalog, groups=groups)
+    topic, partition, offset = position
+    event = await locate(
+        event_id,
+        settings=settings,
+        catalog=catalog,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timeout_s=timeout_s,
+    )
+    return await trace_event(
+        event, settings=settings, catalog=catalog, groups=groups, timeout_s=timeout_s
+    )
 
 
 def render(report: DeliveryReport) -> Table:
@@ -80,8 +92,8 @@ def render(report: DeliveryReport) -> Table:
     e = report.event
     table = Table(
         "system", "group", "state", "committed", "detail",
-        title=f"{e.event_type} {e.event_id} at {e.topic}[{e.partition}]@{e.offset}: "
-        f"{report.summary}",
+        title=f"{e.event_type} {e.event_id} at {e.topic}[{e.partition}]@{e.offset} "
+        f"(from the {e.located_by}): {report.summary}",
     )  # fmt: skip
     for d in report.deliveries:
         table.add_row(

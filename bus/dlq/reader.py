@@ -1,4 +1,17 @@
-"""Reading dead-letter topics without joining any group: every record from a start to the end."""
+"""The one reader of failure records: dead letters (`bus.dlq.<group>`) and retry records.
+
+    letters = await read_dead_letters(settings, ["bus.dlq.bapenda.sipd"])            # everything
+    newest = await read_dead_letters(settings, topics, last=20)                      # dashboard
+    letters = await read_dead_letters(settings, topics, timeout_s=10)                # bus trace
+
+Every partition is read without joining a group, from its start (or `start`) to the end offset
+it had when the read began, so a record that is there is never missed. A read that cannot reach
+those ends before `timeout_s` raises `IncompleteReadError` (`bus.broker.reading`) naming the
+partitions it could not finish: callers say "unknown", never "no dead letter". The failure a
+record carries is parsed by `Failure.from_headers` on the `dlq_*` constants of
+`bus.reliability.failure`, the module that writes them; event data is decoded only when asked
+for, and then masked (it may be personal).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +24,26 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bus.broker import clients
+from bus.broker.reading import IncompleteReadError, read_to_end
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.errors import UnknownEventTypeError
 from bus.logging import mask
 from bus.reliability.failure import Failure
-from bus.reliability.naming import DLQ_PREFIX, dlq_topic
+from bus.reliability.naming import DLQ_PREFIX, dlq_topic, group_of_dlq
+
+__all__ = [
+    "DeadLetter",
+    "IncompleteReadError",
+    "dlq_topics",
+    "is_dead_letter_topic",
+    "read_dead_letters",
+]
 
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One record of a dead-letter topic and the failure it records."""
+    """One record of a dead-letter (or retry) topic and the failure it records."""
 
     topic: str
     partition: int
@@ -56,6 +78,13 @@ class DeadLetter:
         """The original event type (`ce_type`), or `?`."""
         return self.ce.get("ce_type", "?")
 
+    @property
+    def group(self) -> str:
+        """The consumer group that gave up: its `dlq_group` header, else the topic's name."""
+        if self.failure.group not in {"", "?"}:
+            return self.failure.group
+        return group_of_dlq(self.topic) if is_dead_letter_topic(self.topic) else "?"
+
     def masked_data(self, catalog: Catalog) -> Any:
         """The event data with its type's personal fields masked; a note if it is not JSON."""
         if self.value is None:
@@ -73,22 +102,30 @@ class DeadLetter:
         return data
 
     def summary(self) -> dict[str, Any]:
-        """The fields `bus dlq list --json` prints for this record (no event data)."""
+        """The fields `bus dlq list --json` and the dashboard show for this record (no data)."""
         f = self.failure
         return {
             "position": self.position,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
             "event_id": self.event_id,
             "event_type": self.event_type,
             "original_topic": f.original_topic,
             "original_partition": f.original_partition,
             "original_offset": f.original_offset,
-            "group": f.group,
+            "group": self.group,
             "error_class": f.error_class,
             "error_message": f.error_message,
             "attempts": f.attempts,
             "first_failure_at": f.first_failure_at.isoformat(),
             "last_failure_at": f.last_failure_at.isoformat(),
         }
+
+
+def is_dead_letter_topic(topic: str) -> bool:
+    """True for `bus.dlq.<group>` topics."""
+    return topic.startswith(DLQ_PREFIX)
 
 
 async def dlq_topics(settings: BusSettings, group: str | None = None) -> list[str]:
@@ -110,53 +147,45 @@ async def read_dead_letters(
     topics: Iterable[str],
     *,
     start: Mapping[TopicPartition, int] | None = None,
+    last: int | None = None,
+    timeout_s: float | None = None,
     consumer: AIOKafkaConsumer | None = None,
 ) -> list[DeadLetter]:
-    """Every record of `topics` from `start` (default: the beginning) up to their end offsets."""
+    """Every record of `topics` up to their end offsets, in (topic, partition, offset) order.
+
+    A partition is read from `start` (default: its first offset), or only its `last` records.
+    With `timeout_s`, a read that has not reached every end offset by then raises
+    `IncompleteReadError`, whose `partial` holds the dead letters read until then.
+    """
     own = consumer is None
     if consumer is None:
         consumer = clients.consumer(settings, group_id=None)
         await consumer.start()
+    letters: list[DeadLetter] = []
     try:
-        tps = await clients.topic_partitions(consumer, *topics)
-        if not tps:
-            return []
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        firsts = await consumer.beginning_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, max((start or {}).get(tp, 0), firsts[tp]))
-        letters: list[DeadLetter] = []
-        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    letters.append(_dead_letter(record))
-            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        return letters
+        tps = await clients.topic_partitions(consumer, *sorted(set(topics)))
+        records = read_to_end(consumer, tps, start=start, last=last, timeout_s=timeout_s)
+        async for record in records:
+            letters.append(_dead_letter(record))
+    except IncompleteReadError as exc:
+        raise IncompleteReadError(exc.unread, exc.timeout_s, _ordered(letters)) from None
     finally:
         if own:
-            await consumer.stop()
+            await clients.stop_consumer(consumer)
+    return _ordered(letters)
+
+
+def _ordered(letters: list[DeadLetter]) -> list[DeadLetter]:
+    return sorted(letters, key=lambda d: (d.topic, d.partition, d.offset))
 
 
 def _dead_letter(record: Any) -> DeadLetter:
     headers = tuple((name, raw or b"") for name, raw in record.headers or ())
     timestamp = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-    # A record some other tool wrote to the topic has no failure headers; show it as unknown.
-    failure = Failure.from_headers(headers) or Failure(
-        original_topic="?",
-        original_partition=-1,
-        original_offset=-1,
-        group="?",
-        error_class="?",
-        error_message="record without dlq_* headers",
-        attempts=0,
-        first_failure_at=timestamp,
-        last_failure_at=timestamp,
-    )
+    try:
+        failure = Failure.from_headers(headers)
+    except (KeyError, ValueError) as exc:  # dlq_* headers another tool wrote badly
+        failure = _unknown_failure(timestamp, f"malformed dlq_* headers: {exc!r}")
     return DeadLetter(
         topic=record.topic,
         partition=record.partition,
@@ -165,5 +194,20 @@ def _dead_letter(record: Any) -> DeadLetter:
         key=record.key,
         value=record.value,
         headers=headers,
-        failure=failure,
+        # A record some other tool wrote to the topic has no failure headers: unknown failure.
+        failure=failure or _unknown_failure(timestamp, "record without dlq_* headers"),
+    )
+
+
+def _unknown_failure(at: datetime, why: str) -> Failure:
+    return Failure(
+        original_topic="?",
+        original_partition=-1,
+        original_offset=-1,
+        group="?",
+        error_class="?",
+        error_message=why,
+        attempts=0,
+        first_failure_at=at,
+        last_failure_at=at,
     )

@@ -41,19 +41,35 @@ class LagHistory:
         for group in report.groups:
             alive = bool(group.members)
             statuses: dict[tuple[str, int], Status] = {}
+            scans = []
             for p in group.partitions:
                 key = (group.group, p.topic, p.partition)
                 window = self._windows.setdefault(key, CommitWindow(self.rules.window))
                 if p.committed is not None:
                     window.observe(p.committed, p.lag, report.taken_at, alive=alive)
                 statuses[(p.topic, p.partition)] = evaluate_partition(
-                    list(window.commits), p.lag, report.taken_at, self.rules
+                    list(window.commits), p.lag, report.taken_at, self.rules, members=alive
                 )
-            evaluated = group.with_statuses(statuses)
+                scans.append(len(window.commits))
+            worst_status = max(statuses.values(), key=lambda s: s.severity, default=None)
+            detail = self._detail(worst_status, alive=alive, scans=min(scans, default=0))
+            evaluated = group.with_statuses(statuses, detail)
             groups.append(evaluated)
             totals = self._totals.setdefault(group.group, deque(maxlen=self._keep))
             totals.append((report.taken_at, evaluated.lag))
         return LagReport(report.taken_at, tuple(groups), report.end_offsets)
+
+    def _detail(self, status: Status | None, *, alive: bool, scans: int) -> str:
+        if status is Status.STOP and not alive:
+            return "no member consumes while events wait"
+        if status is Status.STOP:
+            return f"no commit for over {self.rules.stop_after_s:g} s while events wait"
+        if status is Status.UNKNOWN:
+            return (
+                f"{scans} scan(s) of its commits so far; telling moving from stuck takes "
+                f"{self.rules.min_commits} (`bus lag --watch` or the dashboard)"
+            )
+        return ""
 
     def totals(self, group: str) -> list[tuple[float, int]]:
         """The group's total lag at each of the last scans: (epoch seconds, lag)."""

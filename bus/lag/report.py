@@ -1,8 +1,11 @@
 """`LagReport`: what one lag scan saw, per consumer group, topic and partition.
 
 Its `to_dict()` is the document `bus lag --json` prints:
-`{"groups": [{"group", "status", "lag", "lag_seconds", "partitions": [{"topic", "partition",
-"committed", "end", "lag", "lag_seconds"}]}]}`.
+`{"groups": [{"group", "status", "detail", "state", "lag", "lag_seconds", "members":
+[{"member_id", "client_id", "host", "partitions": [{"topic", "partition"}]}], "partitions":
+[{"topic", "partition", "committed", "end", "lag", "lag_seconds", "status"}]}]}`.
+A scan's statuses are UNKNOWN (ERROR if its offsets could not be read) until `LagHistory`
+evaluates them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ class PartitionLag:
     end: int
     lag: int
     lag_seconds: float
-    status: Status = Status.OK
+    status: Status = Status.UNKNOWN
 
     def to_dict(self) -> dict[str, Any]:
         """The partition's entry in `bus lag --json`."""
@@ -34,6 +37,7 @@ class PartitionLag:
             "end": self.end,
             "lag": self.lag,
             "lag_seconds": round(self.lag_seconds, 3),
+            "status": self.status.value,
         }
 
 
@@ -46,6 +50,21 @@ class Member:
     host: str
     assignment: tuple[tuple[str, int], ...] = ()
 
+    @property
+    def label(self) -> str:
+        """`member-id on host`, saying so when the broker did not report the host."""
+        host = self.host.removeprefix("/") or "an unreported host"
+        return f"{self.member_id or '(no member id)'} on {host}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The member's entry in `bus lag --json`."""
+        return {
+            "member_id": self.member_id,
+            "client_id": self.client_id,
+            "host": self.host,
+            "partitions": [{"topic": t, "partition": p} for t, p in self.assignment],
+        }
+
 
 @dataclass(frozen=True)
 class GroupLag:
@@ -56,7 +75,9 @@ class GroupLag:
     members: tuple[Member, ...] = ()
     state: str = ""
     error: str | None = None
-    status: Status = Status.OK
+    status: Status = Status.UNKNOWN
+    #: Why the status is what it is, when the numbers alone do not say (UNKNOWN, STOP, ERROR).
+    detail: str = ""
 
     @property
     def lag(self) -> int:
@@ -73,26 +94,39 @@ class GroupLag:
         """Topics the group consumes, sorted."""
         return tuple(sorted({p.topic for p in self.partitions}))
 
-    def with_statuses(self, statuses: dict[tuple[str, int], Status]) -> GroupLag:
-        """This group with partition statuses set and its own status the worst of them."""
+    def with_statuses(self, statuses: dict[tuple[str, int], Status], detail: str = "") -> GroupLag:
+        """This group with partition statuses set and its own status the worst of them.
+
+        A group with no partition to judge (it never committed and holds no assignment) is
+        UNKNOWN, not OK: nothing was assessed.
+        """
         # A scan of thousands of partitions calls this once per group, mostly with every
         # partition OK: a partition keeps its row unless its status changes.
         partitions = tuple(
             p
-            if (status := statuses.get((p.topic, p.partition), Status.OK)) is p.status
+            if (status := statuses.get((p.topic, p.partition), Status.UNKNOWN)) is p.status
             else replace(p, status=status)
             for p in self.partitions
         )
-        status = Status.ERROR if self.error else worst(p.status for p in partitions)
-        return replace(self, partitions=partitions, status=status)
+        if self.error:
+            status, detail = Status.ERROR, self.error
+        elif not partitions:
+            status = Status.UNKNOWN
+            detail = "no committed offsets and no assigned partitions: nothing to assess"
+        else:
+            status = worst(p.status for p in partitions)
+        return replace(self, partitions=partitions, status=status, detail=detail)
 
     def to_dict(self) -> dict[str, Any]:
         """The group's entry in `bus lag --json`."""
         return {
             "group": self.group,
             "status": self.status.value,
+            "detail": self.detail,
+            "state": self.state,
             "lag": self.lag,
             "lag_seconds": round(self.lag_seconds, 3),
+            "members": [m.to_dict() for m in self.members],
             "partitions": [p.to_dict() for p in self.partitions],
         }
 

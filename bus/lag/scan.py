@@ -214,7 +214,8 @@ class LagScanner:
                     members,
                     state,
                     error,
-                    Status.ERROR if error else Status.OK,  # statuses come from the evaluator
+                    # Not judged yet: statuses come from the evaluator (`LagHistory`).
+                    Status.ERROR if error else Status.UNKNOWN,
                 )
             )
         return LagReport(now, tuple(report_groups), {tp: ends[tp] for tp in needed if tp in ends})

@@ -2,8 +2,8 @@
 
     bus_consumer_lag_messages{group,topic,partition}   events not yet consumed
     bus_consumer_lag_seconds{group,topic,partition}    age of the oldest unconsumed event
-    bus_consumer_group_status{group}                   0 OK, 1 WARNING, 2 REWIND, 3 STALL,
-                                                       4 STOP, 5 ERROR
+    bus_consumer_group_status{group}                   0 OK, 1 UNKNOWN, 2 WARNING, 3 REWIND,
+                                                       4 STALL, 5 STOP, 6 ERROR
     bus_topic_end_offset{topic,partition}              log end offset
     bus_dlq_messages{group,topic}                      events in the group's dead-letter topic
 
@@ -43,7 +43,7 @@ class LagCollector(Collector):
         )
         status = GaugeMetricFamily(
             "bus_consumer_group_status",
-            "Burrow-style status: 0 OK, 1 WARNING, 2 REWIND, 3 STALL, 4 STOP, 5 ERROR.",
+            "Burrow-style status: 0 OK, 1 UNKNOWN, 2 WARNING, 3 REWIND, 4 STALL, 5 STOP, 6 ERROR.",
             labels=["group"],
         )
         end = GaugeMetricFamily(

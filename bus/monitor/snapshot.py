@@ -103,8 +103,6 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
             ],
             history=[[round(at, 3), lag] for at, lag in state.history.get(group.group, [])],
         )
-        for row, partition in zip(entry["partitions"], group.partitions, strict=True):
-            row["status"] = partition.status.value
         groups.append(entry)
     document.update(
         taken_at=state.report.taken_at,
@@ -116,7 +114,7 @@ def state_document(state: MonitorState | None, catalog: Catalog | None) -> dict[
                 {"group": c.group, "topic": c.topic, "messages": c.messages}
                 for c in state.dead_letters
             ],
-            "recent": [_letter(letter.to_dict()) for letter in state.recent_dead_letters],
+            "recent": [_letter(letter.summary()) for letter in state.recent_dead_letters],
         },
         throughput=throughput_document(state, catalog),
         publishers=publishers_document(state, catalog),

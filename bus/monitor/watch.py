@@ -28,6 +28,7 @@ import asyncpg
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.database import create_pool
+from bus.dlq.reader import DeadLetter, is_dead_letter_topic, read_dead_letters
 from bus.errors import BusError
 from bus.lag import LagHistory, LagReport, LagScanner, active_only, candidate_groups, rules_from
 from bus.logging import get_logger
@@ -35,13 +36,14 @@ from bus.monitor import audit
 from bus.monitor.ingress_answers import IngressAnswers, IngressWatch
 from bus.monitor.window import CounterWindow
 from bus.reliability.naming import DLQ_PREFIX, RETRY_PREFIX, group_of_dlq
-from bus.tracking.dead_letters import DeadLetter, is_dead_letter_topic, read_dead_letters
 from bus.tracking.webhook_endpoints import EndpointState, read_endpoints
 
 log = get_logger("bus.monitor")
 
 #: Newest dead letters kept per dead-letter topic for the dashboard.
 RECENT_DEAD_LETTERS = 20
+#: Longest a scan waits to read the newest dead letters.
+DEAD_LETTER_READ_TIMEOUT_S = 10.0
 #: Publish, consume and ingress counts are over this many seconds.
 RATE_WINDOW_S = 300.0
 #: Replays of the audit shown on the dashboard.
@@ -189,9 +191,16 @@ class LagMonitor:
             counts[topic] = counts.get(topic, 0) + max(0, end - start)
             if self._dlq_ends.get((topic, partition)) != end:
                 grown[(topic, partition)] = (start, end)
-                self._dlq_ends[(topic, partition)] = end
         if grown:
-            letters = await read_dead_letters(self.settings, grown, last=RECENT_DEAD_LETTERS)
+            # A read that cannot finish raises (the scan reports the error) and leaves the
+            # ends unrecorded, so the next scan reads these partitions again.
+            letters = await read_dead_letters(
+                self.settings,
+                {t for t, _ in grown},
+                last=RECENT_DEAD_LETTERS,
+                timeout_s=DEAD_LETTER_READ_TIMEOUT_S,
+            )
+            self._dlq_ends.update({tp: end for tp, (_, end) in grown.items()})
             for letter in letters:
                 kept = self._recent.setdefault(letter.topic, [])
                 if all(k.offset != letter.offset or k.partition != letter.partition for k in kept):
@@ -199,7 +208,7 @@ class LagMonitor:
                 del kept[:-RECENT_DEAD_LETTERS]
         recent = sorted(
             (letter for kept in self._recent.values() for letter in kept),
-            key=lambda d: d.last_failure_at,
+            key=lambda d: d.failure.last_failure_at,
             reverse=True,
         )
         state = MonitorState(

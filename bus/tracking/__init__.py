@@ -1,27 +1,31 @@
-"""Delivery tracking: where an event stands for every subscribing group, and dead letters."""
+"""Delivery tracking: where an event is, and where it stands for every subscribing group."""
 
-from bus.tracking.dead_letters import DeadLetter, is_dead_letter_topic, read_dead_letters
 from bus.tracking.deliveries import (
     DeliveryReport,
     DeliveryState,
     GroupDelivery,
-    PublishedEvent,
     deliveries_for,
-    find_publication,
-    publication_of,
     trace_event,
+)
+from bus.tracking.locate import (
+    PublishedEvent,
+    find_publication,
+    locate,
+    publication_of,
+    record_at,
+    search_topics,
 )
 
 __all__ = [
-    "DeadLetter",
     "DeliveryReport",
     "DeliveryState",
     "GroupDelivery",
     "PublishedEvent",
     "deliveries_for",
     "find_publication",
-    "is_dead_letter_topic",
+    "locate",
     "publication_of",
-    "read_dead_letters",
+    "record_at",
+    "search_topics",
     "trace_event",
 ]

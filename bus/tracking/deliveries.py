@@ -1,16 +1,21 @@
 """Delivery tracking: did every subscribing system receive event X?
 
-    report = await trace_event("0b1c…", settings=settings, catalog=catalog)
+    event = await locate("0b1c2d3e", settings=settings, catalog=catalog)
+    report = await trace_event(event, settings=settings, catalog=catalog)
     report.summary            # "3 of 4 delivered"
 
-The event's position comes from the publication log (or is given). Every consumer group of a
-system with an agreement for the event type is then one of:
+The event's position comes from `bus.tracking.locate`. Every consumer group of a system with an
+agreement for the event type is then one of:
 
-- DELIVERED: the group's committed offset on the event's partition is past the event, and it is
-  neither waiting in a retry topic nor dead-lettered;
+- DELIVERED: the group's committed offset on the event's partition is past the event, and its
+  newest failure record (retry or dead letter), if any, was handled since;
 - PENDING: the group has not committed past it yet (or never consumed the topic), or the event
   waits in one of the group's retry topics;
-- DEAD_LETTERED: the event is in the group's dead-letter topic `bus.dlq.<group>`.
+- DEAD_LETTERED: the group's newest failure record of the event is in its dead-letter topic
+  `bus.dlq.<group>` (a replayed dead letter is followed by a newer retry record);
+- UNKNOWN: what decides the state could not be read: the group's committed offsets, or its
+  retry and dead-letter topics up to their end offsets within the time allowed. The detail says
+  why; a state that was not seen is never reported.
 
 A system's groups are found by name: the group named after the system id (the SDK's default),
 or starting with it (`bapenda.sipd.demo`), among the groups the brokers list, the settings name,
@@ -20,15 +25,14 @@ or the caller gives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import asyncpg
-
+from bus.broker.reading import IncompleteReadError
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.database import Connection
+from bus.dlq.reader import DeadLetter, read_dead_letters
 from bus.errors import EventNotFoundError
 from bus.lag import LagScanner, candidate_groups
 from bus.reliability.naming import (
@@ -38,7 +42,10 @@ from bus.reliability.naming import (
     retry_consumer_group,
     retry_stage,
 )
-from bus.tracking.dead_letters import DeadLetter, read_dead_letters
+from bus.tracking.locate import PublishedEvent, publication_of
+
+#: Longest `bus trace` reads the retry and dead-letter topics before it answers "unknown".
+FAILURE_READ_TIMEOUT_S = 30.0
 
 
 class DeliveryState(StrEnum):
@@ -47,19 +54,7 @@ class DeliveryState(StrEnum):
     DELIVERED = "delivered"
     PENDING = "pending"
     DEAD_LETTERED = "dead-lettered"
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedEvent:
-    """Where an event landed, from the publication log or given by an operator."""
-
-    event_id: str
-    event_type: str
-    source_system: str
-    topic: str
-    partition: int
-    offset: int
-    published_at: datetime | None = None
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +94,7 @@ class DeliveryReport:
     def summary(self) -> str:
         """For example "3 of 4 delivered, 1 dead-lettered"."""
         text = f"{self.delivered} of {len(self.deliveries)} delivered"
-        for state in (DeliveryState.DEAD_LETTERED, DeliveryState.PENDING):
+        for state in (DeliveryState.DEAD_LETTERED, DeliveryState.PENDING, DeliveryState.UNKNOWN):
             count = sum(d.state is state for d in self.deliveries)
             if count:
                 text += f", {count} {state.value}"
@@ -116,45 +111,12 @@ class DeliveryReport:
             "partition": e.partition,
             "offset": e.offset,
             "published_at": e.published_at.isoformat() if e.published_at else None,
+            "located_by": e.located_by,
             "summary": self.summary,
             "delivered": self.delivered,
             "subscribers": len(self.deliveries),
             "deliveries": [d.to_dict() for d in self.deliveries],
         }
-
-
-async def publication_of(conn: Connection, event_id: str) -> PublishedEvent:
-    """The publication log's row for `event_id`; `EventNotFoundError` if there is none."""
-    try:
-        row = await conn.fetchrow(
-            'SELECT event_id, event_type, source_system, topic, partition, "offset", '
-            "published_at FROM bus_publication_log WHERE event_id = $1",
-            event_id,
-        )
-    except asyncpg.UndefinedTableError:
-        row = None
-    if row is None:
-        raise EventNotFoundError(event_id)
-    return PublishedEvent(
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        source_system=row["source_system"],
-        topic=row["topic"],
-        partition=row["partition"],
-        offset=row["offset"],
-        published_at=row["published_at"],
-    )
-
-
-async def find_publication(dsn: str | None, event_id: str) -> PublishedEvent:
-    """`publication_of` on a connection of its own to `dsn` (the bus's database)."""
-    if not dsn:
-        raise EventNotFoundError(event_id)
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        return await publication_of(conn, event_id)
-    finally:
-        await conn.close()
 
 
 async def deliveries_for(
@@ -182,10 +144,12 @@ async def trace_event(
     settings: BusSettings,
     catalog: Catalog,
     groups: list[str] | None = None,
+    timeout_s: float = FAILURE_READ_TIMEOUT_S,
 ) -> DeliveryReport:
     """Each subscribing group's state for `event` (see the module docstring for the rules)."""
     subscribers = [sub.system for sub in catalog.subscribers_of(event.event_type)]
     tp = (event.topic, event.partition)
+    unknown: dict[str, str] = {}
     async with LagScanner(settings) as scanner:
         names = [
             n
@@ -196,8 +160,14 @@ async def trace_event(
         committed: dict[str, int | None] = {}
         for scanned in report.groups:
             owner = _system_of_group(scanned.group, subscribers)
+            if owner is None:
+                continue
+            if scanned.error:
+                committed[scanned.group] = None
+                unknown[scanned.group] = f"its committed offsets could not be read: {scanned.error}"
+                continue
             row = next((p for p in scanned.partitions if (p.topic, p.partition) == tp), None)
-            if owner is not None and (row is not None or scanned.group in (groups or [])):
+            if row is not None or scanned.group in (groups or []):
                 committed[scanned.group] = row.committed if row else None
         for subscriber in subscribers:
             if not any(_system_of_group(g, subscribers) == subscriber for g in committed):
@@ -207,25 +177,45 @@ async def trace_event(
         ranges = await scanner.log_ranges(
             lambda t: t in failure_topics or (t.startswith(prefixes) and retry_stage(t) > 0)
         )
+        topics = sorted({t for t, _ in ranges})
         retry_report = await scanner.scan([retry_consumer_group(g) for g in committed])
-    letters = [
-        letter
-        for letter in await read_dead_letters(settings, ranges)
-        if letter.event_id == event.event_id
-    ]
+    try:
+        records = await read_dead_letters(settings, topics, timeout_s=timeout_s)
+    except IncompleteReadError as exc:
+        records = exc.partial
+        for group in committed:
+            unread = {tp: at for tp, at in exc.unread.items() if _failure_topic_of(group, tp.topic)}
+            if unread:
+                mine = IncompleteReadError(unread, exc.timeout_s)
+                unknown.setdefault(group, f"its failure records were not all read: {mine}")
+    letters = [r for r in records if r.event_id == event.event_id]
     retry_committed = {
         (g.group, p.topic, p.partition): p.committed
         for g in retry_report.groups
         for p in g.partitions
     }
+    for g in retry_report.groups:
+        if g.error:
+            for group in committed:
+                if g.group == retry_consumer_group(group):
+                    unknown.setdefault(group, f"its retry offsets could not be read: {g.error}")
     deliveries = []
     for group, offset in sorted(committed.items()):
         system = _system_of_group(group, subscribers) or group
-        state, detail = _state_of(
-            group, offset, event, letters=letters, retry_committed=retry_committed
-        )
+        if group in unknown:
+            state, detail = DeliveryState.UNKNOWN, unknown[group]
+        else:
+            state, detail = _state_of(
+                group, offset, event, letters=letters, retry_committed=retry_committed
+            )
         deliveries.append(GroupDelivery(system, group, state, offset, detail))
     return DeliveryReport(event, tuple(deliveries))
+
+
+def _failure_topic_of(group: str, topic: str) -> bool:
+    return topic == dlq_topic(group) or (
+        topic.startswith(f"{RETRY_PREFIX}{group}.") and retry_stage(topic) > 0
+    )
 
 
 def _state_of(
@@ -236,20 +226,18 @@ def _state_of(
     letters: list[DeadLetter],
     retry_committed: dict[tuple[str, str, int], int | None],
 ) -> tuple[DeliveryState, str]:
-    mine = [letter for letter in letters if letter.topic == dlq_topic(group)]
+    # The newest failure record of the event decides: a replayed dead letter is followed by a
+    # newer retry record, and a retry that failed again by a newer retry or dead letter.
+    mine = [letter for letter in letters if _failure_topic_of(group, letter.topic)]
     if mine:
-        last = mine[-1]
-        return DeliveryState.DEAD_LETTERED, f"{last.error_class}: {last.error_message}"
-    retries = [
-        letter
-        for letter in letters
-        if letter.topic.startswith(f"{RETRY_PREFIX}{group}.") and retry_stage(letter.topic)
-    ]
-    if retries:
-        last = max(retries, key=lambda letter: retry_stage(letter.topic))
+        last = max(mine, key=lambda r: (r.timestamp, r.topic == dlq_topic(group)))
+        failure = f"{last.failure.error_class}: {last.failure.error_message}"
+        if last.topic == dlq_topic(group):
+            return DeliveryState.DEAD_LETTERED, failure
         passed = retry_committed.get((retry_consumer_group(group), last.topic, last.partition))
         if passed is None or passed <= last.offset:
-            return DeliveryState.PENDING, f"waiting in {last.topic} after {last.error_class}"
+            return DeliveryState.PENDING, f"waiting in {last.topic} after {failure}"
+        return DeliveryState.DELIVERED, f"after {last.failure.attempts} failed attempt(s)"
     if committed is not None and committed > event.offset:
         return DeliveryState.DELIVERED, ""
     if committed is None:

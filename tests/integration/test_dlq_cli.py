@@ -15,13 +15,16 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.envelope import Envelope
 from bus.errors import PermanentError
+from bus.monitor import LagMonitor
 from bus.publish import Publisher
 from bus.reliability import Inbox, RetryPolicy, dlq_topic, replay_group, retry_topic
+from bus.reliability.failure import first_failure, with_failure
 from bus.subscribe import Duplicate, Subscriber
 from bus.testing import wait_until
 from schemas import IzinTerbit
 from tests.conftest import running
 from tests.integration.sink_world import BUS, SYSTEM, izin, start_group_at_end
+from tests.integration.test_lag import create_topic
 from tests.integration.test_reliability_failures import end_offsets
 
 pytestmark = pytest.mark.integration
@@ -160,3 +163,50 @@ async def test_replay_applies_each_dead_letter_once(
         assert subscriber.stats.received == 13
     finally:
         await pool.close()
+
+
+async def test_one_reader_lists_the_dashboard_and_the_cli_the_same_dead_letters(
+    bus_settings: BusSettings, catalog: Catalog, unique: str
+) -> None:
+    """`bus dlq list`, the dashboard and `bus trace` read dead letters with one reader: a record
+    whose `dlq_*` headers another tool wrote badly is listed, not a crash of one of them."""
+    group = f"dlq-one-{unique}"
+    topic = dlq_topic(group)
+    await create_topic(bus_settings, topic, 2)
+    good = with_failure(
+        [("ce_id", f"good-{unique}".encode()), ("ce_type", b"id.go.riau.dpmptsp.izin.terbit")],
+        first_failure("t", 0, 7, group=group, error=PermanentError("no"), attempts=2),
+    )
+    bad = [
+        ("ce_id", f"bad-{unique}".encode()),
+        ("dlq_original_topic", b"t"),
+        ("dlq_group", group.encode()),
+        ("dlq_attempts", b"three"),
+    ]
+    producer = clients.producer(bus_settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{}", headers=good, partition=0)
+        await producer.send_and_wait(topic, b"{}", headers=bad, partition=1)
+    finally:
+        await producer.stop()
+
+    listed = orjson.loads(await bus(bus_settings, "dlq", "list", "--group", group, "--json"))
+    monitor = LagMonitor(bus_settings, catalog, groups=[], interval_s=60)
+    await monitor.start()
+    try:
+        await wait_until(lambda: monitor.state is not None, message="the monitor scanned once")
+        state = monitor.state
+        assert state is not None
+    finally:
+        await monitor.stop()
+    shown = [d.summary() for d in state.recent_dead_letters if d.topic == topic]
+
+    by_id = {e["event_id"]: e for e in listed}
+    assert sorted(by_id) == [f"bad-{unique}", f"good-{unique}"]
+    assert by_id[f"good-{unique}"]["position"] == f"{topic}:0:0"
+    assert (by_id[f"good-{unique}"]["attempts"], by_id[f"good-{unique}"]["group"]) == (2, group)
+    assert by_id[f"bad-{unique}"]["position"] == f"{topic}:1:0"
+    assert by_id[f"bad-{unique}"]["group"] == group
+    # The dashboard shows the very same documents.
+    assert sorted(shown, key=lambda e: e["position"]) == sorted(listed, key=lambda e: e["position"])

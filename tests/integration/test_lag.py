@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,8 +13,9 @@ from aiokafka.structs import OffsetAndMetadata
 
 from bus.broker import clients
 from bus.config import BusSettings
-from bus.lag import LagScanner
+from bus.lag import LagHistory, LagScanner, Status
 from bus.testing import wait_until
+from bus.testing.cli import first_documents, run_bus
 
 pytestmark = pytest.mark.integration
 
@@ -115,8 +111,19 @@ async def test_lag_is_produced_minus_committed_per_partition_and_in_total(
     document = report.to_dict()
     assert list(document) == ["groups"]
     entry = document["groups"][0]
-    assert list(entry) == ["group", "status", "lag", "lag_seconds", "partitions"]
+    assert list(entry) == [
+        "group",
+        "status",
+        "detail",
+        "state",
+        "lag",
+        "lag_seconds",
+        "members",
+        "partitions",
+    ]
     assert entry["lag"] == 7
+    # A scan alone judges nothing: statuses come from `LagHistory`.
+    assert entry["status"] == "UNKNOWN"
     assert list(entry["partitions"][0]) == [
         "topic",
         "partition",
@@ -124,6 +131,7 @@ async def test_lag_is_produced_minus_committed_per_partition_and_in_total(
         "end",
         "lag",
         "lag_seconds",
+        "status",
     ]
 
 
@@ -146,12 +154,16 @@ async def test_lag_seconds_grows_while_the_group_is_idle(
     assert second.lag_seconds - first.lag_seconds >= 0.25
 
 
-async def test_a_group_that_never_consumed_the_topic_has_no_partitions(
+async def test_a_group_that_never_consumed_anything_is_unknown_not_ok(
     bus_settings: BusSettings, scanner: LagScanner, unique: str
 ) -> None:
-    report = await scanner.scan([f"nobody-{unique}"])
-    assert report.group(f"nobody-{unique}").partitions == ()
-    assert report.group(f"nobody-{unique}").status.value == "OK"
+    report = LagHistory().update(await scanner.scan([f"nobody-{unique}"]))
+    nobody = report.group(f"nobody-{unique}")
+    assert (nobody.partitions, nobody.members) == ((), ())
+    assert (nobody.status, nobody.detail) == (
+        Status.UNKNOWN,
+        "no committed offsets and no assigned partitions: nothing to assess",
+    )
 
 
 async def test_bus_lag_json_prints_the_documented_shape(
@@ -162,17 +174,14 @@ async def test_bus_lag_json_prints_the_documented_shape(
     await produce(bus_settings, topic, [3, 2])
     await consume_and_commit(bus_settings, topic, group, [1, 2])
 
-    env = {**os.environ, "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers}
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("bus")), "lag", "--group", group, "--json",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    document = json.loads(stdout)
+    result = await run_bus(bus_settings, "lag", "--group", group, "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
     (entry,) = document["groups"]
     assert entry["group"] == group
-    assert entry["status"] == "OK"
+    # The group read and left: nobody consumes while 2 events wait. Never OK.
+    assert (entry["status"], entry["detail"]) == ("STOP", "no member consumes while events wait")
+    assert entry["members"] == []
     assert entry["lag"] == 2
     assert [(p["partition"], p["committed"], p["end"], p["lag"]) for p in entry["partitions"]] == [
         (0, 1, 3, 2),
@@ -188,26 +197,9 @@ async def test_bus_lag_watch_prints_a_new_scan_on_every_interval(
     await produce(bus_settings, topic, [3])
     await consume_and_commit(bus_settings, topic, group, [1])
 
-    env = {**os.environ, "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers}
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("bus")), "lag", "--group", group, "--watch",
-        "--json", "--interval", "0.2",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert process.stdout is not None
-    documents: list[dict[str, Any]] = []
-    lines: list[str] = []
-    try:
-        while len(documents) < 2:
-            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-            assert line, "bus lag --watch exited early"
-            lines.append(line)
-            if line.rstrip("\n") == "}":  # the end of one indented document
-                documents.append(json.loads("".join(lines)))
-                lines.clear()
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 30)
+    documents = await first_documents(
+        bus_settings, "lag", "--group", group, "--watch", "--json", "--interval", "0.2", count=2
+    )
 
     for document in documents:
         (entry,) = document["groups"]

@@ -155,7 +155,8 @@ async def test_metrics_are_valid_prometheus_text_with_lag_status_dlq_and_sdk_cou
         ("bus_consumer_lag_seconds", (("group", group), ("partition", "0"), ("topic", topic)))
     ]
     assert age > 0
-    assert found[("bus_consumer_group_status", (("group", group),))] == 0  # OK
+    # The group read and left while 3 events wait: STOP (5), as `bus lag` says.
+    assert found[("bus_consumer_group_status", (("group", group),))] == 5
     assert found[("bus_topic_end_offset", (("partition", "0"), ("topic", topic)))] == 5
     dlq = ("bus_dlq_messages", (("group", group), ("topic", f"bus.dlq.{group}")))
     assert found[dlq] == 1
@@ -204,8 +205,9 @@ async def test_state_streams_live_over_server_sent_events(
     assert second["sequence"] > first["sequence"]  # a new scan arrived without asking
     (entry,) = [g for g in second["groups"] if g["group"] == group]
     assert entry["lag"] == 3
-    assert entry["status"] == "OK"
-    assert entry["partitions"][0]["status"] == "OK"
+    # The group read and left while 3 events wait: STOP, as `bus lag` says.
+    assert entry["status"] == "STOP"
+    assert entry["partitions"][0]["status"] == "STOP"
     assert len(entry["history"]) >= 1
     sharing = second["catalog"]["sharing"]
     assert {"from": "DPMPTSP", "to": "Bapenda", "event_types": ["izin", "nib"]} in sharing

@@ -6,30 +6,35 @@ the event's position comes from the publication log in a fresh PostgreSQL databa
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import pytest
+from aiokafka import TopicPartition
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bus import publication_log
+from bus.broker import clients
+from bus.broker.reading import IncompleteReadError
 from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.dlq import read_dead_letters
 from bus.envelope import Envelope
-from bus.errors import EventNotFoundError, PermanentError
+from bus.errors import EventNotFoundError, EventTraceError, PermanentError
 from bus.logging import event_context
-from bus.publish import Publisher
+from bus.publish import Delivery, Publisher
+from bus.reliability.failure import first_failure, with_failure
+from bus.reliability.naming import dlq_topic, retry_consumer_group, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import start_group_at_end, wait_until
+from bus.testing.cli import run_bus
 from bus.tracing import trace_id_of
-from bus.tracking import DeliveryState, find_publication, trace_event
+from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
 from schemas.dpmptsp import IzinTerbit
 from tests.conftest import running
+from tests.integration.test_lag import create_topic, produce
 
 pytestmark = pytest.mark.integration
 
@@ -93,21 +98,13 @@ async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
     assert mine == [(event_id, trace_id_of(record.envelope.traceparent))]
     assert mine[0][1] is not None
 
-    env = {
-        **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": bus_settings.bootstrap_servers,
-        "BUS_DATABASE_DSN": database,
-    }
-    bus = str(Path(sys.executable).with_name("bus"))
     args = ["trace", event_id, "--group", delivered_group, "--group", failing_group, "--json"]
-    process = await asyncio.create_subprocess_exec(
-        bus, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    document = json.loads(stdout)
+    result = await run_bus(bus_settings, *args, database_dsn=database)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
 
     assert document["event_id"] == event_id
+    assert document["located_by"] == "publication log"
     assert (document["topic"], document["partition"], document["offset"]) == (
         delivery.topic,
         delivery.partition,
@@ -120,20 +117,27 @@ async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
     assert "PermanentError" in by_group[failing_group]["detail"]
     # Satu Data has an agreement but no group consumed the topic yet: pending, not forgotten.
     assert by_group["diskominfotik.satudata"]["state"] == "pending"
-    assert document["delivered"] >= 1
-    assert "dead-lettered" in document["summary"]
-    assert document["summary"].startswith(f"{document['delivered']} of {document['subscribers']}")
+    # Groups of earlier tests on the shared broker are listed too: the counts are checked
+    # against the rows, state by state.
+    states = [d["state"] for d in document["deliveries"]]
+    assert document["subscribers"] == len(states)
+    assert document["delivered"] == states.count("delivered")
+    expected = f"{states.count('delivered')} of {len(states)} delivered"
+    for state in ("dead-lettered", "pending", "unknown"):
+        if states.count(state):
+            expected += f", {states.count(state)} {state}"
+    assert document["summary"] == expected
 
     # The same answer from the event's position, without the publication log.
     position = ["--topic", delivery.topic, "--partition", str(delivery.partition)]
     position += ["--offset", str(delivery.offset), "--group", failing_group, "--json"]
-    process = await asyncio.create_subprocess_exec(
-        bus, "trace", event_id, *position,
-        env={**env, "BUS_DATABASE_DSN": ""}, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0
-    by_group = {d["group"]: d for d in json.loads(stdout)["deliveries"]}
+    result = await run_bus(bus_settings, "trace", event_id, *position)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["located_by"] == (
+        f"record at {delivery.topic}[{delivery.partition}]@{delivery.offset}, id checked"
+    )
+    by_group = {d["group"]: d for d in document["deliveries"]}
     assert by_group[failing_group]["state"] == "dead-lettered"
 
 
@@ -250,3 +254,250 @@ async def _trace_one_event(
         inside[delivery.event_id].span_id == span.context.span_id
     )  # the handler ran inside that span
     assert span.attributes["messaging.destination.name"] == catalog.event_type(IZIN).topic
+
+
+# --- Answers `bus trace` must never make up -----------------------------------------------------
+
+
+async def publish_izin(publisher: Publisher, catalog: Catalog, unique: str) -> Delivery:
+    """One licence published through the SDK, which writes no publication log."""
+    data = {**catalog.event_type(IZIN).example, "nomor_izin": f"503/TRC/{unique}"}
+    return await publisher.publish(data, event_type=IZIN)
+
+
+async def test_a_made_up_id_at_a_real_position_is_refused_not_traced(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    delivery = await publish_izin(dpmptsp, catalog, unique)
+    where = f"{delivery.topic}[{delivery.partition}]@{delivery.offset}"
+    position = ["--topic", delivery.topic, "--partition", str(delivery.partition)]
+
+    made_up = await run_bus(
+        bus_settings, "trace", "made-up-id", *position, "--offset", str(delivery.offset)
+    )
+
+    assert made_up.returncode == 1
+    assert made_up.stdout == ""
+    assert (
+        f"error: the record at {where} is event {delivery.event_id!r}, not 'made-up-id': "
+        "check the id and the position" in made_up.stderr
+    )
+    # The real id, whole or as the 8 characters the demo prints, is traced at that position.
+    for given in (delivery.event_id, delivery.event_id[:8]):
+        real = await run_bus(
+            bus_settings, "trace", given, *position, "--offset", str(delivery.offset), "--json"
+        )
+        assert real.returncode == 0, real.stderr
+        document = json.loads(real.stdout)
+        assert document["event_id"] == delivery.event_id
+        assert document["located_by"] == f"record at {where}, id checked"
+
+
+async def test_an_offset_past_the_end_is_said_to_be_past_the_end(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    delivery = await publish_izin(dpmptsp, catalog, unique)
+    far = delivery.offset + 100_000
+
+    result = await run_bus(
+        bus_settings, "trace", delivery.event_id, "--topic", delivery.topic,
+        "--partition", str(delivery.partition), "--offset", str(far),
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        f"error: offset {far} is past the end of {delivery.topic}[{delivery.partition}]: its "
+        f"end offset is {delivery.offset + 1}, so no event is at that offset" in result.stderr
+    )
+    assert "to go" not in result.stderr
+
+
+async def test_an_event_published_with_the_sdk_is_traced_by_the_short_id_the_demo_prints(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    topic = catalog.event_type(IZIN).topic
+    group = f"bapenda.sipd.sdk-{unique}"
+    subscriber = Subscriber("bapenda.sipd", group, catalog=catalog, settings=bus_settings)
+    handled: list[str] = []
+
+    @subscriber.handler(IzinTerbit)
+    async def register_taxpayer(izin: IzinTerbit, envelope: Envelope) -> None:
+        handled.append(envelope.id)
+
+    await start_group_at_end(bus_settings, group, [topic])
+    async with running(subscriber):
+        delivery = await publish_izin(dpmptsp, catalog, unique)
+        event = await locate(delivery.event_id, settings=bus_settings, catalog=catalog)
+
+        async def delivered() -> bool:
+            report = await trace_event(
+                event, settings=bus_settings, catalog=catalog, groups=[group]
+            )
+            return {d.group: d.state for d in report.deliveries}[group] is DeliveryState.DELIVERED
+
+        await wait_until(delivered, timeout=30, message="the subscriber committed past it")
+
+    # As an operator runs it after `make dev`: the short id, no database setting, no position.
+    result = await run_bus(bus_settings, "trace", delivery.event_id[:8], "--group", group, "--json")
+
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["event_id"] == delivery.event_id
+    assert (document["topic"], document["partition"], document["offset"]) == (
+        delivery.topic,
+        delivery.partition,
+        delivery.offset,
+    )
+    topics = sorted({et.topic for et in catalog.event_types})
+    assert document["located_by"] == f"search of {', '.join(topics)}"
+    assert document["source_system"] == "dpmptsp.sicantik"
+    by_group = {d["group"]: d["state"] for d in document["deliveries"]}
+    assert by_group[group] == "delivered"
+    assert handled.count(delivery.event_id) == 1
+
+
+async def test_without_a_database_setting_the_answer_names_it(
+    bus_settings: BusSettings, catalog: Catalog
+) -> None:
+    topic = catalog.event_type(IZIN).topic
+
+    result = await run_bus(bus_settings, "trace", "no-such-event", "--topic", topic)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "error: event 'no-such-event' is not looked up: BUS_DATABASE_DSN is not set, so there "
+        f"is no publication log, nor on {topic} (" in result.stderr
+    )
+    assert "records read to their end offsets)" in result.stderr
+
+
+async def test_a_short_id_in_the_publication_log_must_name_one_event(
+    database: str, unique: str
+) -> None:
+    prefix = f"{unique}0000"
+    conn = await asyncpg.connect(database)
+    try:
+        await publication_log.ensure_schema(conn)
+        await publication_log.record_publications(
+            conn,
+            [
+                publication_log.Publication(
+                    f"{prefix}-{n}", IZIN, "dpmptsp.sicantik", "t", 0, n, "0" * 64, "ingress"
+                )
+                for n in (1, 2)
+            ],
+        )
+    finally:
+        await conn.close()
+
+    second = await find_publication(database, f"{prefix}-2")
+    assert (second.event_id, second.offset) == (f"{prefix}-2", 2)
+    assert (await find_publication(database, f"{prefix}-1")).offset == 1
+    with pytest.raises(EventTraceError) as refused:
+        await find_publication(database, prefix)
+    assert str(refused.value) == (
+        f"2 events in the publication log have an id starting with {prefix!r} "
+        f"({prefix}-1, {prefix}-2): give more of the id"
+    )
+
+
+async def test_a_dead_letter_read_that_cannot_finish_is_unknown_never_delivered(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    group = f"bapenda.sipd.slow-{unique}"
+    delivery = await publish_izin(dpmptsp, catalog, unique)
+    # The group committed past the event; its dead-letter topic holds another event's record.
+    await start_group_at_end(bus_settings, group, [delivery.topic])
+    dead_letters = dlq_topic(group)
+    await create_topic(bus_settings, dead_letters, 1)
+    await produce(bus_settings, dead_letters, [1])
+    event = await locate(delivery.event_id, settings=bus_settings, catalog=catalog)
+
+    complete = await trace_event(event, settings=bus_settings, catalog=catalog, groups=[group])
+    cut_short = await trace_event(
+        event, settings=bus_settings, catalog=catalog, groups=[group], timeout_s=1e-9
+    )
+
+    (read,) = [d for d in complete.deliveries if d.group == group]
+    assert (read.state, read.detail) == (DeliveryState.DELIVERED, "")
+    (unread,) = [d for d in cut_short.deliveries if d.group == group]
+    assert unread.state is DeliveryState.UNKNOWN
+    assert unread.detail == (
+        f"its failure records were not all read: could not read {dead_letters}[0] "
+        "(at offset 0 of 1) to the end in 1e-09 s"
+    )
+    assert "unknown" not in complete.summary
+    with pytest.raises(IncompleteReadError) as incomplete:
+        await read_dead_letters(bus_settings, [dead_letters], timeout_s=1e-9)
+    assert incomplete.value.unread == {TopicPartition(dead_letters, 0): (0, 1)}
+    assert incomplete.value.partial == []
+    assert [d.offset for d in await read_dead_letters(bus_settings, [dead_letters])] == [0]
+
+
+async def test_a_replayed_dead_letter_is_decided_by_the_newer_retry_record(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    group = f"bapenda.sipd.replayed-{unique}"
+    delivery = await publish_izin(dpmptsp, catalog, unique)
+    await start_group_at_end(bus_settings, group, [delivery.topic])
+    dead_letters, retries = dlq_topic(group), retry_topic(group, 1)
+    for topic in (dead_letters, retries):
+        await create_topic(bus_settings, topic, 1)
+    failed_at = datetime.now(UTC) - timedelta(seconds=10)
+    failure = first_failure(
+        delivery.topic, delivery.partition, delivery.offset, group=group,
+        error=ConnectionError("sink down"), attempts=3,
+    )  # fmt: skip
+    headers = with_failure([("ce_id", delivery.event_id.encode())], failure)
+    producer = clients.producer(bus_settings)
+    await producer.start()
+    try:
+        # Dead-lettered first; `bus dlq replay` later sent it to the first retry topic.
+        stamp = int(failed_at.timestamp() * 1000)
+        await producer.send_and_wait(dead_letters, b"{}", headers=headers, timestamp_ms=stamp)
+        replayed = await producer.send_and_wait(
+            retries, b"{}", headers=headers, timestamp_ms=stamp + 5000
+        )
+    finally:
+        await producer.stop()
+    event = await locate(delivery.event_id, settings=bus_settings, catalog=catalog)
+
+    async def state() -> tuple[DeliveryState, str]:
+        report = await trace_event(event, settings=bus_settings, catalog=catalog, groups=[group])
+        (mine,) = [d for d in report.deliveries if d.group == group]
+        return mine.state, mine.detail
+
+    waiting = await state()
+    await start_group_at_end(bus_settings, retry_consumer_group(group), [retries])
+    handled = await state()
+
+    assert waiting == (
+        DeliveryState.PENDING,
+        f"waiting in {retries} after ConnectionError: sink down",
+    )
+    assert replayed.offset == 0
+    assert handled == (DeliveryState.DELIVERED, "after 3 failed attempt(s)")
+
+
+async def test_a_search_that_cannot_finish_says_unknown_never_not_found(
+    bus_settings: BusSettings, catalog: Catalog, dpmptsp: Publisher, unique: str
+) -> None:
+    delivery = await publish_izin(dpmptsp, catalog, unique)  # the topic is not empty
+
+    with pytest.raises(EventTraceError) as cut_short:
+        await search_topics(
+            bus_settings, catalog, "no-such-event", [delivery.topic], timeout_s=1e-9
+        )
+
+    message = str(cut_short.value)
+    assert message.startswith(
+        "unknown: event 'no-such-event' is not in the publication log, and could not read "
+        f"{delivery.topic}["
+    )
+    assert message.endswith(
+        "(0 records read, none of them the event); give its position with --topic, "
+        "--partition and --offset"
+    )
+    assert not isinstance(cut_short.value, EventNotFoundError)

@@ -4,7 +4,7 @@
 
 const STATUS_COLOUR = {
   OK: "#1f9d55", WARNING: "#d69e2e", STALL: "#dd6b20", STOP: "#c53030",
-  REWIND: "#805ad5", ERROR: "#742a2a",
+  REWIND: "#805ad5", ERROR: "#742a2a", UNKNOWN: "#4a5568",
 };
 const ENDPOINT_STATE = {
   closed: "delivering", open: "circuit open", half_open: "probing", disabled: "disabled (410)",
