@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -11,6 +13,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SETTINGS_FILE = ".bus/dev/bus.env"
 
 
+def running_dev_settings() -> str | None:
+    """`DEV_SETTINGS_FILE` while the `bus dev` that wrote it still runs, else None.
+
+    A `bus dev` killed with SIGKILL cannot remove its file; the pid on its first line tells a
+    stale file from a live one. `BUS_DEV_SETTINGS=0` ignores the file (the test suite does).
+    """
+    if os.environ.get("BUS_DEV_SETTINGS", "1") == "0":
+        return None
+    try:
+        with open(DEV_SETTINGS_FILE, encoding="utf-8") as file:
+            first = file.readline()
+    except OSError:
+        return None
+    found = re.search(r"\(pid (\d+)\)", first)
+    if found is None:
+        return None
+    try:
+        os.kill(int(found[1]), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, under another user
+    return DEV_SETTINGS_FILE
+
+
 class BusSettings(BaseSettings):
     """Everything the bus needs to know about its surroundings; no host or port is hard-coded."""
 
@@ -18,7 +45,9 @@ class BusSettings(BaseSettings):
     # its broker needs) and removed when it stops, so that other terminals in the same folder
     # use that bus with nothing set by hand; `.env` and the environment take precedence over it.
     model_config = SettingsConfigDict(
-        env_prefix="BUS_", env_file=(DEV_SETTINGS_FILE, ".env"), extra="ignore"
+        env_prefix="BUS_",
+        env_file=tuple(f for f in (running_dev_settings(), ".env") if f is not None),
+        extra="ignore",
     )
 
     bootstrap_servers: str = Field(

@@ -14,6 +14,7 @@ OPD developers get the same fixtures this project tests itself with:
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -22,6 +23,11 @@ import pytest
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
 from bus.testing.services import KafkaService, kafka_service, planned_broker, postgres_service
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Commands the tests start ignore the settings file of a `bus dev` running meanwhile."""
+    os.environ.setdefault("BUS_DEV_SETTINGS", "0")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

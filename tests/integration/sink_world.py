@@ -163,15 +163,7 @@ async def group_members(settings: BusSettings, group: str) -> int:
 
 async def committed_total(settings: BusSettings, group: str, topic: str = TOPIC) -> int:
     """Sum of `group`'s committed offsets on `topic`."""
-    consumer = clients.consumer(settings, group_id=group)
-    await consumer.start()
-    try:
-        total = 0
-        for partition in consumer.partitions_for_topic(topic) or ():
-            total += (await consumer.committed(TopicPartition(topic, partition))) or 0
-        return total
-    finally:
-        await consumer.stop()
+    return sum((await testing.committed_offsets(settings, group, topic)).values())
 
 
 def stopped_stats(log: str) -> list[dict[str, int]]:

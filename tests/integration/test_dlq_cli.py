@@ -8,8 +8,8 @@ import os
 import asyncpg
 import orjson
 import pytest
-from aiokafka import TopicPartition
 
+from bus import testing
 from bus.broker import clients
 from bus.catalog import Catalog
 from bus.config import BusSettings
@@ -50,13 +50,8 @@ async def bus(settings: BusSettings, *args: str) -> str:
 
 async def committed(settings: BusSettings, group: str, topic: str) -> dict[int, int]:
     """The committed offsets of `group` on each partition of `topic`."""
-    consumer = clients.consumer(settings, group_id=group)
-    await consumer.start()
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        return {p: (await consumer.committed(TopicPartition(topic, p))) or 0 for p in partitions}
-    finally:
-        await consumer.stop()
+    offsets = await testing.committed_offsets(settings, group, topic)
+    return {tp.partition: offset for tp, offset in offsets.items()}
 
 
 async def test_replay_applies_each_dead_letter_once(

@@ -51,11 +51,43 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def test_bus_dev_runs_the_demo_and_stops_cleanly_on_ctrl_c() -> None:
+SNIPPET = """
+import asyncio
+from bus.publish import Publisher
+from schemas import IzinTerbit
+
+async def main():
+    async with Publisher("dpmptsp.sicantik") as publisher:
+        izin = IzinTerbit.model_validate({**IzinTerbit.example, "nomor_izin": "503/SNIPPET/1"})
+        delivery = await publisher.publish(izin)
+        print("published", delivery.topic, delivery.event_id)
+
+asyncio.run(main())
+"""
+
+
+async def run_here(*command: str) -> tuple[int, str]:
+    """Run a command from the project folder with no BUS_* variable, as in another terminal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUS_")}
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**env, "COLUMNS": "200", "TERM": "dumb"},
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    return process.returncode or 0, out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("broker", ["auto", "tansu"])
+async def test_bus_dev_runs_the_demo_and_stops_cleanly_on_ctrl_c(broker: str) -> None:
+    """`auto` is Apache Kafka on these machines (`make kafka`); Tansu stays the no-Java path."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         str(BUS),
         "dev",
+        "--broker",
+        broker,
         "--port",
         str(port),
         "--rate",
@@ -66,7 +98,7 @@ async def test_bus_dev_runs_the_demo_and_stops_cleanly_on_ctrl_c() -> None:
         # rich wraps lines at the terminal width and colours them; keep one plain line each.
         # Other parts of the stack (ingress, monitor) get free ports too, never fixed ones.
         env={
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k != "BUS_DEV_SETTINGS"},
             "COLUMNS": "200",
             "TERM": "dumb",
             "BUS_INGRESS_PORT": str(free_port()),
@@ -92,8 +124,19 @@ async def test_bus_dev_runs_the_demo_and_stops_cleanly_on_ctrl_c() -> None:
             timeout=60,
             message="events published and received by two subscriber systems",
         )
-        brokers = {pid: cmd for pid, cmd in children(process.pid).items() if f":{port}" in cmd}
-        assert len(brokers) == 1, f"expected one embedded broker child, found {brokers}"
+        marker = "kafka.Kafka" if broker == "auto" else f":{port}"
+        brokers = {pid: cmd for pid, cmd in children(process.pid).items() if marker in cmd}
+        assert len(brokers) == 1, f"expected one broker child, found {brokers}"
+        chosen = next(line for line in lines if line.startswith("broker "))
+        assert chosen.startswith("broker apache-kafka" if broker == "auto" else "broker tansu")
+
+        # Other terminals in the same folder use this bus with nothing set by hand: the
+        # README's Publisher snippet, and a command that needs the bus's database.
+        code, out = await run_here(sys.executable, "-c", SNIPPET)
+        assert code == 0, out
+        assert "published dpmptsp.izin.terbit.v1" in out
+        code, out = await run_here(str(BUS), "keys", "create", "--system", "bapenda.sipd")
+        assert code == 0, out
 
         # Any Kafka client can attach to the dev broker and read the demo's events.
         consumer = AIOKafkaConsumer(

@@ -7,8 +7,9 @@ from collections import Counter
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
+from bus import testing
 from bus.broker import clients
 from bus.catalog import Catalog
 from bus.config import BusSettings
@@ -36,15 +37,8 @@ pytestmark = pytest.mark.integration
 
 async def end_offsets(settings: BusSettings, topics: list[str]) -> dict[str, int]:
     """Sum of the end offsets of each topic (how many records it ever received)."""
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
     totals: Counter[str] = Counter()
-    for tp, end in ends.items():
+    for tp, end in (await testing.end_offsets(settings, *topics)).items():
         totals[tp.topic] += end
     return {t: totals[t] for t in topics}
 
