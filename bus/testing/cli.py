@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.config import BusSettings
+from bus.testing.services import settings_environment
 
 __all__ = ["BUS", "CliResult", "bus_environment", "first_documents", "run_bus"]
 
@@ -38,12 +39,8 @@ def bus_environment(
     none at all); `columns` widens the terminal tables are drawn for, so no cell is wrapped."""
     env = {
         **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
+        **settings_environment(settings),
         "BUS_DATABASE_DSN": database_dsn or "",
-        "BUS_LAG_WINDOW": str(settings.lag_window),
-        "BUS_LAG_MIN_COMMITS": str(settings.lag_min_commits),
-        "BUS_LAG_STOP_AFTER_S": str(settings.lag_stop_after_s),
     }
     if columns is not None:
         env["COLUMNS"] = str(columns)

@@ -53,6 +53,10 @@ class KafkaInstallation:
         """The JVM class path: every jar in `libs/`."""
         return f"{self.libs}/*"
 
+    def tool(self, main_class: str, *arguments: str) -> list[str]:
+        """The command line of one of Kafka's own tools, e.g. `ConsumerGroupCommand`."""
+        return [self.java, "-Xmx256m", "-cp", self.classpath, main_class, *arguments]
+
     def describe(self) -> str:
         """One line for people: `Apache Kafka 4.4.0 from .bus/kafka/4.4.0/libs`."""
         return f"Apache Kafka {self.version} from {self.source}"
