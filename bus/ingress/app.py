@@ -25,18 +25,33 @@ from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, SchemaValidationError
 from bus.ingress.answers import metrics
 from bus.ingress.openapi import openapi_document
-from bus.ingress.problems import RefusalError, invalid
+from bus.ingress.problems import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL_ERROR,
+    RefusalError,
+    http_problem,
+    invalid,
+    loggable_path,
+    problem_response,
+)
 from bus.ingress.request_log import RequestLog
-from bus.ingress.routes import deliveries_router, events_router, health_router
+from bus.ingress.routes import (
+    deliveries_router,
+    events_router,
+    health_router,
+    problems_router,
+)
 from bus.ingress.service import Ingress
 from bus.logging import get_logger
+from bus.validation import describe_errors
 
 __all__ = ["create_app"]
 
@@ -82,13 +97,18 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ingress = ingress
+    # One shape for every status: each refusal, and whatever FastAPI or Starlette would
+    # otherwise answer in a shape of their own, is RFC 9457 problem details.
     app.add_exception_handler(RefusalError, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(SchemaValidationError, _invalid_data)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(asyncpg.PostgresError, _database_down)
     app.add_exception_handler(OSError, _database_down)
+    app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(RequestLog)
     app.add_api_route("/metrics", metrics, include_in_schema=False)
-    for router in (events_router, deliveries_router, health_router):
+    for router in (events_router, deliveries_router, health_router, problems_router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:
@@ -100,19 +120,48 @@ def create_app(
     return app
 
 
-async def _refused(_: Request, exc: RefusalError) -> Response:
-    return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+async def _refused(request: Request, exc: RefusalError) -> Response:
+    if exc.errors:
+        # For the request log: which fields failed, never their values.
+        request.state.invalid_fields = [loggable_path(e.path) for e in exc.errors]
+    return problem_response(exc.body(), exc.status, exc.headers)
 
 
-async def _invalid_data(_: Request, exc: SchemaValidationError) -> Response:
-    refusal = invalid(exc.errors)
-    return JSONResponse(refusal.body, status_code=422)
+async def _invalid_data(request: Request, exc: SchemaValidationError) -> Response:
+    return await _refused(request, invalid(exc.errors))
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    return await _refused(request, invalid(describe_errors(exc.errors())))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 404:
+        detail = "there is nothing at this path; /docs lists the ingress's endpoints"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        detail = f"this path does not accept {request.method}; it accepts {allowed}"
+    else:
+        detail = str(exc.detail)
+    return problem_response(http_problem(exc.status_code, detail), exc.status_code, exc.headers)
 
 
 async def _database_down(_: Request, exc: Exception) -> Response:
     log.error("ingress.database_unavailable", error=str(exc))
-    return JSONResponse(
-        {"error": "database_unavailable", "message": "the bus database is unavailable"},
-        status_code=503,
+    refusal = DATABASE_UNAVAILABLE.refuse(
+        "the bus database did not answer; nothing was accepted, retry later",
         headers={"Retry-After": "5"},
     )
+    return problem_response(refusal.body(), refusal.status, refusal.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # The exception's message may quote data: its type and the request id are enough to
+    # find the traceback, which the server logs.
+    request_id = getattr(request.state, "request_id", None)
+    log.error("ingress.internal_error", request_id=request_id, error_type=type(exc).__name__)
+    refusal = INTERNAL_ERROR.refuse(
+        f"the ingress failed while handling this request; give the operators its request id, "
+        f"{request_id}"
+    )
+    return problem_response(refusal.body(), refusal.status)

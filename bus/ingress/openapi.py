@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.ingress.problems import MEDIA_TYPE
 
 __all__ = ["openapi_document"]
 
@@ -36,4 +37,16 @@ def openapi_document(app: FastAPI, catalog: Catalog, settings: BusSettings) -> d
     batch["description"] = f"At most {settings.ingress_max_batch_events} events; " + (
         batch["description"][0].lower() + batch["description"][1:]
     )
+    _problems_as_problem_json(document)
     return document
+
+
+def _problems_as_problem_json(document: dict[str, Any]) -> None:
+    """Declare every `Problem` response as `application/problem+json`, as it is served."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if content.get("application/json", {}).get("schema") == problem:
+                    content[MEDIA_TYPE] = content.pop("application/json")

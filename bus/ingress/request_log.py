@@ -58,5 +58,7 @@ class RequestLog:
                 key_id=state.get("key_id"),
                 event_ids=state.get("event_ids"),
                 correlation_id=state.get("correlation_id"),
+                # A 422's invalid fields by path, never their values.
+                invalid_fields=state.get("invalid_fields"),
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )

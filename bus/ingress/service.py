@@ -26,7 +26,16 @@ from bus.database import Connection, create_pool
 from bus.errors import BusError, FieldError, NotOwnerError, UnknownEventTypeError
 from bus.ingress import idempotency, keys
 from bus.ingress.authentication import KeyAuthenticator
-from bus.ingress.problems import RefusalError, invalid
+from bus.ingress.problems import (
+    BODY_TOO_LARGE,
+    BROKER_UNAVAILABLE,
+    NOT_OWNER,
+    STARTING,
+    UNAUTHORIZED,
+    UNKNOWN_EVENT_TYPE,
+    UNSUPPORTED_MEDIA_TYPE,
+    invalid,
+)
 from bus.ingress.unsettled import UnsettledPublications
 from bus.logging import get_logger
 from bus.publish import Delivery, OutgoingRecord, RecordSender
@@ -66,7 +75,7 @@ class Ingress:
     def pool(self) -> asyncpg.Pool[Any]:
         """The connection pool to the bus's database (open while the app runs)."""
         if self._pool is None:
-            raise RefusalError.problem(503, "starting", "the ingress is starting; retry shortly")
+            raise STARTING.refuse("the ingress is starting; retry in a few seconds")
         return self._pool
 
     async def open(self) -> None:
@@ -119,17 +128,15 @@ class Ingress:
         if scheme.lower() == "bearer" and token.strip():
             authenticator = self._authenticator
             if authenticator is None:
-                raise RefusalError.problem(
-                    503, "starting", "the ingress is starting; retry shortly"
-                )
+                raise STARTING.refuse("the ingress is starting; retry in a few seconds")
             found = await authenticator.authenticate(token.strip())
         if found is None:
-            raise RefusalError.problem(
-                401,
-                "unauthorized",
-                "send a valid API key as `Authorization: Bearer <key>`; "
-                "ask the bus operators for one (`bus keys create`)",
-                **{"WWW-Authenticate": "Bearer"},
+            raise UNAUTHORIZED.refuse(
+                "the API key is unknown or has been revoked; ask the bus operators for a new one"
+                if token.strip()
+                else "no API key was sent: send `Authorization: Bearer <key>`; the bus "
+                "operators issue keys with `bus keys create`",
+                headers={"WWW-Authenticate": "Bearer"},
             )
         key_id, system_id = found
         request.state.key_id = key_id
@@ -141,11 +148,11 @@ class Ingress:
         try:
             et = self.catalog.event_type(ref)
         except UnknownEventTypeError as exc:
-            raise RefusalError.problem(404, "unknown_event_type", str(exc)) from None
+            raise UNKNOWN_EVENT_TYPE.refuse(
+                f"{exc}; /openapi.json lists the event types you can publish"
+            ) from None
         if et.owner != system.id:
-            raise RefusalError.problem(
-                403, "not_owner", str(NotOwnerError(system.id, et.type, et.owner))
-            )
+            raise NOT_OWNER.refuse(str(NotOwnerError(system.id, et.type, et.owner)))
         return et
 
     async def read_json(self, request: Request) -> bytes:
@@ -164,12 +171,15 @@ class Ingress:
             media_type.startswith("application/") and media_type.endswith("+json")
         )
         if not is_json or charset not in ("utf-8", "utf8"):
-            raise RefusalError.problem(
-                415, "unsupported_media_type", "send the body as `Content-Type: application/json`"
+            # The header is not echoed: a refusal never repeats what the client sent.
+            wrong = "its charset is not UTF-8" if is_json else "it is not declared as JSON"
+            raise UNSUPPORTED_MEDIA_TYPE.refuse(
+                f"the body was refused because {wrong}; send it as "
+                "`Content-Type: application/json` in UTF-8"
             )
         limit = self.settings.ingress_max_body_bytes
-        too_large = RefusalError.problem(
-            413, "body_too_large", f"the body is larger than {limit} bytes; split the request"
+        too_large = BODY_TOO_LARGE.refuse(
+            f"the body is larger than {limit} bytes; split the request"
         )
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -282,15 +292,12 @@ class Ingress:
                 if unsettled
                 else "did not accept the event; it was not published"
             )
-            raise RefusalError(
-                503,
-                {
-                    "error": "broker_unavailable",
-                    "message": f"the event bus {what}. {retry}.",
-                    "outcome": "unknown" if unsettled else "not_published",
-                    "event_ids": ids,
-                },
-                {"Retry-After": "5"},
+            raise BROKER_UNAVAILABLE.refuse(
+                f"the event bus {what}. {retry}.",
+                headers={"Retry-After": "5"},
+                # RFC 9457 extension members: what became of the event, and its ids.
+                outcome="unknown" if unsettled else "not_published",
+                event_ids=ids,
             ) from None
 
     async def _log(

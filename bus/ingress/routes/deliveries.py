@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from bus.errors import EventNotFoundError
-from bus.ingress.problems import RESPONSES, Problem, RefusalError
+from bus.ingress.problems import EVENT_NOT_FOUND, RESPONSES, documented
 from bus.ingress.service import IngressService
 from bus.tracking import deliveries_for
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["deliveries"])
     summary="Where one of your events has been delivered",
     responses={
         401: RESPONSES[401],
-        404: {"model": Problem, "description": "No such event of yours."},
+        404: documented(EVENT_NOT_FOUND),
     },
 )
 async def deliveries(event_id: str, request: Request, ingress: IngressService) -> Response:
@@ -32,7 +32,7 @@ async def deliveries(event_id: str, request: Request, ingress: IngressService) -
                 conn, event_id, system.id, settings=ingress.settings, catalog=ingress.catalog
             )
     except EventNotFoundError:
-        raise RefusalError.problem(
-            404, "not_found", f"{system.id} published no event with id {event_id!r}"
+        raise EVENT_NOT_FOUND.refuse(
+            f"{system.id} published no event with this id through the bus"
         ) from None
     return JSONResponse(report.to_dict())
