@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
+import shutil
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -15,8 +18,10 @@ from bus.config import BusSettings
 from bus.errors import BusError
 from bus.logging import configure_logging, register_personal_keys
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# highlight off: rich's automatic highlighting colours the digits inside licence numbers,
+# NIBs and ids, and the same value looks different from one line to the next.
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def settings() -> BusSettings:
@@ -43,6 +48,24 @@ def bus_errors() -> Iterator[None]:
         # Escaped: a message quotes ids and values as given, and `[x]` in one is not markup.
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
+
+
+def bus_command() -> str:
+    """How to run this installation's `bus` from the current directory, as a line to paste.
+
+    `bus` when it is on PATH; otherwise its path (relative when under the current directory,
+    such as `.venv/bin/bus` after `make install`), since a hint that fails with "command not
+    found" helps nobody.
+    """
+    installed = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "bus" else None
+    installed = installed or Path(sys.executable).with_name("bus")
+    on_path = shutil.which("bus")
+    if on_path is not None and Path(on_path).resolve() == installed.resolve():
+        return "bus"
+    try:
+        return shlex.quote(str(installed.relative_to(Path.cwd().resolve())))
+    except ValueError:
+        return shlex.quote(str(installed))
 
 
 def write_json(document: object) -> None:

@@ -12,6 +12,7 @@ import typer
 from bus.catalog import Catalog
 from bus.cli import _common
 from bus.config import BusSettings
+from bus.dev.console import DevConsole
 
 
 def monitor(
@@ -63,7 +64,7 @@ async def _run(
 
 
 def dev_part(
-    catalog: Catalog, *, ingress: bool = True
+    catalog: Catalog, console: DevConsole, *, ingress: bool = True
 ) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
     """The monitor as a `bus dev` part, watching the demo's groups on the dev broker.
 
@@ -80,9 +81,11 @@ def dev_part(
             url = f"http://{settings.ingress_host}:{settings.ingress_port}"
             update["monitor_ingress_urls"] = [url]
         settings = settings.model_copy(update=update)
-        _common.out.print(
-            f"[bold]monitor[/] http://{settings.monitor_host}:{settings.monitor_port}"
-            "  (dashboard; Prometheus metrics at /metrics)"
+        url = f"http://{settings.monitor_host}:{settings.monitor_port}"
+        console.say(
+            "dev.monitor",
+            f"[bold]monitor[/] {url}  (dashboard; Prometheus metrics at /metrics)",
+            url=url,
         )
         await serve(settings, catalog, stop, groups=demo_groups)
 

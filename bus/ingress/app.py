@@ -49,7 +49,7 @@ from bus.ingress.routes import (
     health_router,
     problems_router,
 )
-from bus.ingress.service import Ingress
+from bus.ingress.service import Ingress, OnPublished
 from bus.logging import get_logger
 from bus.validation import describe_errors
 
@@ -63,8 +63,12 @@ def create_app(
     catalog: Catalog | None = None,
     *,
     database_dsn: str | None = None,
+    on_published: OnPublished | None = None,
 ) -> FastAPI:
-    """The ingress as a FastAPI application; keys, idempotency and the log live in PostgreSQL."""
+    """The ingress as a FastAPI application; keys, idempotency and the log live in PostgreSQL.
+
+    `on_published` is told of every event the broker acknowledged (`bus dev` prints them).
+    """
     settings = settings or BusSettings()
     catalog = catalog or load_catalog(settings.catalog_module)
     dsn = database_dsn or settings.database_dsn
@@ -73,7 +77,7 @@ def create_app(
             "the HTTP ingress needs a PostgreSQL database for API keys and the publication "
             "log: set BUS_DATABASE_DSN"
         )
-    ingress = Ingress(settings, catalog, dsn)
+    ingress = Ingress(settings, catalog, dsn, on_published=on_published)
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:

@@ -10,9 +10,10 @@ Idempotency-Key and records every publication; the routes only say what to publi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, cast
 
 import asyncpg
@@ -40,7 +41,7 @@ from bus.ingress.unsettled import UnsettledPublications
 from bus.logging import get_logger
 from bus.publish import Delivery, OutgoingRecord, RecordSender
 
-__all__ = ["TOKEN", "Ingress", "IngressService", "ingress_service"]
+__all__ = ["TOKEN", "Ingress", "IngressService", "OnPublished", "ingress_service"]
 
 log = get_logger("bus.ingress")
 
@@ -48,14 +49,25 @@ log = get_logger("bus.ingress")
 TOKEN = re.compile(r"^[\x21-\x7e]{1,255}$")
 _READY_CACHE_S = 2.0
 
+#: Told of every batch of events the broker acknowledged (`bus dev` prints a line for each).
+OnPublished = Callable[[Sequence[OutgoingRecord], Sequence[Delivery]], None]
+
 
 class Ingress:
     """What the routes share: settings, catalog, the database pool and the Kafka sender."""
 
-    def __init__(self, settings: BusSettings, catalog: Catalog, database_dsn: str) -> None:
+    def __init__(
+        self,
+        settings: BusSettings,
+        catalog: Catalog,
+        database_dsn: str,
+        *,
+        on_published: OnPublished | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.database_dsn = database_dsn
+        self._on_published = on_published
         self._sender: RecordSender | None = None
         self._pool: asyncpg.Pool[Any] | None = None
         self._authenticator: KeyAuthenticator | None = None
@@ -262,14 +274,16 @@ class Ingress:
         futures: list[asyncio.Future[Delivery]] = []
         try:
             async with asyncio.timeout(self.settings.ingress_publish_timeout_s):
+                deliveries: list[Delivery] | None = None
                 if earlier is not None:
-                    try:  # the first attempt's records: their outcome, not a second send
-                        return list(await asyncio.shield(asyncio.gather(*earlier)))
-                    except BusError:
-                        pass  # that attempt failed for good: publish the same ids anew
-                await self.sender.start()
-                futures = [await self.sender.send_record(record) for record in records]
-                return list(await asyncio.shield(asyncio.gather(*futures)))
+                    # The first attempt's records: their outcome, not a second send. If that
+                    # attempt failed for good, the same ids are published anew below.
+                    with contextlib.suppress(BusError):
+                        deliveries = list(await asyncio.shield(asyncio.gather(*earlier)))
+                if deliveries is None:
+                    await self.sender.start()
+                    futures = [await self.sender.send_record(record) for record in records]
+                    deliveries = list(await asyncio.shield(asyncio.gather(*futures)))
         except (BusError, TimeoutError) as exc:
             pending = futures or earlier or []
             unsettled = [future for future in pending if not future.done()]
@@ -299,6 +313,9 @@ class Ingress:
                 outcome="unknown" if unsettled else "not_published",
                 event_ids=ids,
             ) from None
+        if self._on_published is not None:
+            self._on_published(records, deliveries)
+        return deliveries
 
     async def _log(
         self,
