@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
@@ -17,11 +20,39 @@ from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
 from bus.cli.trace import trace
 
+
+class BusCommands(TyperGroup):
+    """The `bus` command tree; each option's value is shown by name (`--port PORT`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_values(self)
+
+
+def _name_values(command: TyperCommand | TyperGroup) -> None:
+    # Typer labels values with Python types (`<str>`, `<list[str]>`, `<float range>`); a name
+    # says what to type. Set here, once the whole tree exists, where a command set none.
+    for param in command.params:
+        takes_value = isinstance(param, TyperArgument) or (
+            isinstance(param, TyperOption) and not param.is_flag and not param.count
+        )
+        if takes_value and param.metavar is None:
+            param.metavar = (param.name or "value").upper()
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if isinstance(sub, TyperCommand | TyperGroup):
+                _name_values(sub)
+
+
 app = typer.Typer(
+    cls=BusCommands,
     name="bus",
     help="OPD Bus: Riau's event bus for sharing data between regional agencies (OPD).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help screens: rich's panels label every flag with a type (`--help <bool>`) and
+    # read `[default: …]` in a help text as markup, dropping it.
+    rich_markup_mode=None,
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")

@@ -24,9 +24,11 @@ _DEMO_TYPE = "id.go.riau.dpmptsp.izin.terbit"
 
 def ingress(
     host: Annotated[
-        str | None, typer.Option(help="Listen address (default BUS_INGRESS_HOST).")
-    ] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default BUS_INGRESS_PORT).")] = None,
+        str, typer.Option(envvar="BUS_INGRESS_HOST", help="Address the ingress listens on.")
+    ] = BusSettings.model_fields["ingress_host"].default,
+    port: Annotated[
+        int, typer.Option(envvar="BUS_INGRESS_PORT", help="Port the ingress listens on.")
+    ] = BusSettings.model_fields["ingress_port"].default,
 ) -> None:
     """Serve POST /v1/events/{type}, /v1/events:batch, /openapi.json, /healthz, /readyz."""
     # Settings (and so logging) first: loggers bind their configuration when first made.
@@ -43,9 +45,8 @@ def ingress(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        listen_host, listen_port = host or loaded.ingress_host, port or loaded.ingress_port
-        _common.err.print(f"[bold]ingress[/] on http://{listen_host}:{listen_port}")
-        await serve(app, listen_host, listen_port, stop)
+        _common.err.print(f"[bold]ingress[/] on http://{host}:{port}")
+        await serve(app, host, port, stop)
 
     with _common.bus_errors():
         run(_run())

@@ -14,19 +14,31 @@ from bus.cli import _common
 from bus.config import BusSettings
 from bus.dev.console import DevConsole
 
+# Defaults shown in --help are the settings' own, so the two never disagree.
+_DEFAULTS = BusSettings.model_fields
+
 
 def monitor(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default: BUS_MONITOR_HOST].")
-    ] = None,
+        str, typer.Option(envvar="BUS_MONITOR_HOST", help="Address the dashboard listens on.")
+    ] = _DEFAULTS["monitor_host"].default,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [default: BUS_MONITOR_PORT, 8081].")
-    ] = None,
+        int, typer.Option(envvar="BUS_MONITOR_PORT", help="Port of the dashboard and /metrics.")
+    ] = _DEFAULTS["monitor_port"].default,
     interval: Annotated[
-        float | None, typer.Option(min=0.1, help="Seconds between lag scans.")
-    ] = None,
+        float,
+        typer.Option(
+            min=0.1, envvar="BUS_MONITOR_SCAN_INTERVAL_S", help="Seconds between lag scans."
+        ),
+    ] = _DEFAULTS["monitor_scan_interval_s"].default,
     group: Annotated[
-        list[str] | None, typer.Option("--group", "-g", help="Also watch this group.")
+        list[str] | None,
+        typer.Option(
+            "--group",
+            "-g",
+            help="Also watch this consumer group (repeatable). The groups the brokers list, "
+            "the catalog's subscribers and BUS_MONITOR_GROUPS are watched anyway.",
+        ),
     ] = None,
 ) -> None:
     """Serve `/metrics` and the operators' dashboard until Ctrl-C.
@@ -35,10 +47,7 @@ def monitor(
     """
     settings = _common.settings()
     catalog = _common.catalog(settings)
-    _common.out.print(
-        f"[bold]monitor[/] http://{host or settings.monitor_host}:"
-        f"{port if port is not None else settings.monitor_port}  (metrics at /metrics)"
-    )
+    _common.out.print(f"[bold]monitor[/] http://{host}:{port}  (metrics at /metrics)")
     with _common.bus_errors():
         asyncio.run(
             _run(settings, catalog, host=host, port=port, interval=interval, groups=group or [])
@@ -49,9 +58,9 @@ async def _run(
     settings: BusSettings,
     catalog: Catalog,
     *,
-    host: str | None,
-    port: int | None,
-    interval: float | None,
+    host: str,
+    port: int,
+    interval: float,
     groups: list[str],
 ) -> None:
     from bus.monitor import serve
