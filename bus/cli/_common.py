@@ -20,12 +20,17 @@ from rich.table import Column, Table
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError
-from bus.logging import configure_logging, register_personal_keys
+from bus.logging import configure_logging, get_logger, register_personal_keys
 
 # highlight off: rich's automatic highlighting colours the digits inside licence numbers,
 # NIBs and ids, and the same value looks different from one line to the next.
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+#: Long-running commands (servers, relays) announce themselves here, in the process's one
+#: log format, so a JSON log stream never starts with a line for people.
+log = get_logger("bus.cli")
 
 
 def settings() -> BusSettings:

@@ -45,7 +45,7 @@ def ingress(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        _common.err.print(f"[bold]ingress[/] on http://{host}:{port}")
+        _common.log.info("ingress listening", url=f"http://{host}:{port}")
         await serve(app, host, port, stop)
 
     with _common.bus_errors():

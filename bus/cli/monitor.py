@@ -47,7 +47,7 @@ def monitor(
     """
     settings = _common.settings()
     catalog = _common.catalog(settings)
-    _common.out.print(f"[bold]monitor[/] http://{host}:{port}  (metrics at /metrics)")
+    _common.log.info("monitor starting", dashboard=f"http://{host}:{port}", metrics="/metrics")
     with _common.bus_errors():
         asyncio.run(
             _run(settings, catalog, host=host, port=port, interval=interval, groups=group or [])
