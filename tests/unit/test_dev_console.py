@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
-import structlog
 from rich.console import Console
 
 from bus.catalog import Catalog
 from bus.dev.console import DevConsole
 from bus.dev.demo import say_published
-from bus.logging import configure_logging
 from bus.publish import Delivery
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
@@ -26,17 +23,6 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def terminal() -> Console:
     """A colour terminal, as `make dev` has, writing to a buffer."""
     return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=200)
-
-
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    configure_logging("json", "INFO")
-    buffer = io.StringIO()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
-    try:
-        yield buffer
-    finally:
-        configure_logging("console", "INFO")
 
 
 def delivery(event_id: str = "0b1c2d3e-0000-4000-8000-000000000001") -> Delivery:
