@@ -14,7 +14,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from bus.cli import _common
 from bus.config import BusSettings
@@ -96,7 +96,13 @@ def show(
     if as_json:
         _common.write_json(document)
         return
-    table = Table("field", "value", title=f"Dead letter {letter.position}", show_header=False)
+    # Values fold onto the next line rather than end in "…": ids and positions stay complete.
+    table = Table(
+        Column("field", no_wrap=True),
+        Column("value", overflow="fold"),
+        title=f"Dead letter {letter.position}",
+        show_header=False,
+    )
     for name in ("position", "key"):
         table.add_row(name, str(document[name]))
     for name, value in document["headers"].items():
