@@ -157,6 +157,13 @@ class _StderrHandler(logging.Handler):
 _HANDLER_NAME = "bus.logging"
 
 
+def _warning_on_one_line(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """A Python warning as `file:line: Category: message`, without the source line after it."""
+    if event_dict.get("logger") == "py.warnings":
+        event_dict["event"] = str(event_dict.get("event", "")).strip().splitlines()[0]
+    return event_dict
+
+
 def _render_standard_logging(shared: list[Processor], rendering: list[Processor]) -> None:
     """Render the standard library's log records and Python warnings like the bus's own lines.
 
@@ -171,7 +178,7 @@ def _render_standard_logging(shared: list[Processor], rendering: list[Processor]
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, _warning_on_one_line, *shared],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
         )
     )
