@@ -120,9 +120,7 @@ async def test_dlq_list_positions_are_whole_and_work_in_dlq_show(
     shown = await run_bus(bus_settings, "dlq", "show", position, "--group", group, "--json")
     assert shown.returncode == 0, shown.stderr
     assert f'"position": "{position}"' in shown.stdout
-    as_table = await asyncio.to_thread(
-        run_bus, "dlq", "show", position, "--group", group, columns=80, env=env
-    )
+    as_table = await run_bus(bus_settings, "dlq", "show", position, "--group", group, columns=80)
     assert as_table.returncode == 0, as_table.stderr
     assert "…" not in as_table.stdout  # long values fold onto the next line, never cut
     assert "".join(as_table.stdout.split()).count(record.envelope.id) >= 1
