@@ -224,7 +224,9 @@ async def test_bus_dev_speaks_to_people_only_and_stops_cleanly_on_ctrl_c(
             subprocess.run,
             ["bash", "-c", command],
             cwd=REPO,
-            env={k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"},
+            # Another terminal: no BUS_* variable, and no virtualenv on the PATH.
+            env={k: v for k, v in os.environ.items() if k != "PATH" and not k.startswith("BUS_")}
+            | {"PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,
             timeout=60,
