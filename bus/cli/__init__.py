@@ -33,11 +33,16 @@ def _name_values(command: TyperCommand | TyperGroup) -> None:
     # Typer labels values with Python types (`<str>`, `<list[str]>`, `<float range>`); a name
     # says what to type. Set here, once the whole tree exists, where a command set none.
     for param in command.params:
-        takes_value = isinstance(param, TyperArgument) or (
-            isinstance(param, TyperOption) and not param.is_flag and not param.count
+        if not isinstance(param, TyperArgument | TyperOption) or param.metavar is not None:
+            continue
+        if isinstance(param, TyperOption) and (param.is_flag or param.count):
+            continue  # takes no value
+        described = param.type_descriptor
+        choices = described.choices if described.is_choice else None
+        # A choice shows its values (`--broker auto|kafka|tansu`), anything else its name.
+        param.metavar = (
+            "|".join(str(c) for c in choices) if choices else (param.name or "value").upper()
         )
-        if takes_value and param.metavar is None:
-            param.metavar = (param.name or "value").upper()
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             if isinstance(sub, TyperCommand | TyperGroup):

@@ -54,3 +54,7 @@ def test_monitor_help_says_what_each_option_does_and_its_default() -> None:
 def test_bracketed_help_text_is_kept() -> None:
     text = " ".join(help_of("catalog", "check").split())
     assert "[default: catalog.lock.json beside it]" in text
+
+
+def test_a_choice_shows_its_values() -> None:
+    assert "--broker auto|kafka|tansu " in help_of("dev")
