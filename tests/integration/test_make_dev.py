@@ -154,8 +154,14 @@ async def bus_dev(tmp_path: Path, *args: str, **env: str) -> AsyncIterator[DevRu
         yield run
     finally:
         if process.returncode is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+            # A failed test still stops bus dev as Ctrl-C does, so that it stops its embedded
+            # PostgreSQL (a session of its own, which SIGKILL on the group would leave running).
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
 
 
 def flowing(lines: list[str]) -> bool:
