@@ -33,9 +33,19 @@ class UnknownEventTypeError(CatalogError):
 class UnknownSystemError(CatalogError):
     """A system id that is not declared in the catalog was used."""
 
-    def __init__(self, system: str) -> None:
-        self.system = system
-        super().__init__(f"unknown system {system!r}: it is not declared in the catalog")
+    def __init__(self, system: str, known: Sequence[str] = ()) -> None:
+        self.system, self.known = system, list(known)
+        choices = f"; the catalog's systems are: {', '.join(known)}" if known else ""
+        super().__init__(f"unknown system {system!r}: it is not declared in the catalog{choices}")
+
+
+class UnknownTopicError(CatalogError):
+    """A topic that no event type of the catalog is published on was named."""
+
+    def __init__(self, topic: str, known: Sequence[str] = ()) -> None:
+        self.topic, self.known = topic, list(known)
+        choices = f"; the catalog's topics are: {', '.join(known)}" if known else ""
+        super().__init__(f"unknown topic {topic!r}: no event type of the catalog uses it{choices}")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """structlog set-up: JSON in production, key-value on a terminal, and personal data never in clear.
 
+One process speaks one format (`configure_logging` returns it), with one labelled clock: console
+lines show local time with its zone (`09:13:01 WIB`), JSON lines UTC ISO 8601 (`…Z`).
+
 The pipeline is a list of small processors, each doing one thing to the event dict. The
 `redact_personal_data` processor masks any key that the catalog marks as personal data (NIK,
 names, addresses) so that a careless `log.info(..., nik=...)` does not leak it; `add_event_ids`
@@ -21,7 +24,8 @@ import hashlib
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal, cast
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -77,29 +81,109 @@ def add_event_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict
     return event_dict
 
 
-def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
-    """Configure structlog once per process; `auto` picks console on a TTY, JSON elsewhere."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    processors: list[Processor] = [
+#: The two formats a process can speak: `console` for people, `json` for log collectors.
+LogFormat = Literal["console", "json"]
+
+
+def resolve_format(fmt: str, *, auto: LogFormat | None = None) -> LogFormat:
+    """`console` or `json` as asked; for `auto`, `auto` if given, else console only on a TTY."""
+    if fmt in ("console", "json"):
+        return cast(LogFormat, fmt)
+    if auto is not None:
+        return auto
+    return "console" if sys.stderr.isatty() else "json"
+
+
+def local_time() -> str:
+    """The time as console lines show it: the host's local time with its zone, `09:13:01 WIB`."""
+    return datetime.now().astimezone().strftime("%H:%M:%S %Z")
+
+
+def add_local_time(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Stamp a console line with `local_time()`, the clock every `bus dev` line uses."""
+    event_dict["timestamp"] = local_time()
+    return event_dict
+
+
+def configure_logging(
+    fmt: str = "auto", level: str = "INFO", *, auto: LogFormat | None = None
+) -> LogFormat:
+    """Configure structlog for the process and return its one format.
+
+    `auto` picks console on a TTY and JSON elsewhere, unless the command passes `auto` (for
+    `bus dev`, read by people even when piped to a file). Console lines carry the local time
+    with its zone label; JSON lines an ISO 8601 UTC timestamp (`…Z`).
+    """
+    use_json = resolve_format(fmt, auto=auto) == "json"
+    stamp: Processor = (
+        structlog.processors.TimeStamper(fmt="iso", utc=True) if use_json else add_local_time
+    )
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_event_ids,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        stamp,
         redact_personal_data,
-        structlog.processors.StackInfoRenderer(),
     ]
-    if use_json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    else:
-        processors += [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    rendering: list[Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if use_json
+        else [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    )
     structlog.configure(
-        processors=processors,
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *rendering],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    _render_standard_logging(shared, rendering)
+    return "json" if use_json else "console"
+
+
+class _StderrHandler(logging.Handler):
+    """A logging handler writing to `sys.stderr` as it is when a record is written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write one formatted record and flush, as structlog's own lines are."""
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+_HANDLER_NAME = "bus.logging"
+
+
+def _warning_on_one_line(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """A Python warning as `file:line: Category: message`, without the source line after it."""
+    if event_dict.get("logger") == "py.warnings":
+        event_dict["event"] = str(event_dict.get("event", "")).strip().splitlines()[0]
+    return event_dict
+
+
+def _render_standard_logging(shared: list[Processor], rendering: list[Processor]) -> None:
+    """Render the standard library's log records and Python warnings like the bus's own lines.
+
+    Libraries (uvicorn, aiokafka, asyncpg) log through `logging` and dependencies warn through
+    `warnings`; without this their lines would be a third format between the bus's. The root
+    logger keeps its level (WARNING unless an application set another).
+    """
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    handler = _StderrHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, _warning_on_one_line, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+        )
+    )
+    root.addHandler(handler)
+    logging.captureWarnings(True)
 
 
 def _stderr_logger(*args: Any) -> structlog.PrintLogger:

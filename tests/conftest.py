@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import io
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import structlog
 
 from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.logging import configure_logging
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 
@@ -32,3 +35,15 @@ async def dpmptsp(bus_settings: BusSettings, catalog: Catalog) -> AsyncIterator[
     """A publisher for DPMPTSP's licensing system."""
     async with Publisher("dpmptsp.sicantik", catalog=catalog, settings=bus_settings) as publisher:
         yield publisher
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """The bus's JSON log lines, written to a buffer instead of stderr."""
+    configure_logging("json", "INFO")
+    buffer = io.StringIO()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+    try:
+        yield buffer
+    finally:
+        configure_logging("console", "INFO")

@@ -17,7 +17,12 @@ from pydantic import ValidationError
 from bus.catalog.event_type import EventData, EventType
 from bus.catalog.subscription import Subscription
 from bus.catalog.system import System
-from bus.errors import CatalogError, UnknownEventTypeError, UnknownSystemError
+from bus.errors import (
+    CatalogError,
+    UnknownEventTypeError,
+    UnknownSystemError,
+    UnknownTopicError,
+)
 
 
 class Catalog:
@@ -81,7 +86,14 @@ class Catalog:
         try:
             return self._systems[system_id]
         except KeyError:
-            raise UnknownSystemError(system_id) from None
+            raise UnknownSystemError(system_id, sorted(self._systems)) from None
+
+    def topic(self, name: str) -> EventType:
+        """The event type published on topic `name` (`UnknownTopicError` listing the topics)."""
+        found = self._topics.get(name)
+        if found is None:
+            raise UnknownTopicError(name, sorted(self._topics))
+        return found
 
     def event_type(self, ref: str | type[EventData]) -> EventType:
         """The event type named by its CloudEvents type, its topic, or its data class."""

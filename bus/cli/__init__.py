@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
@@ -17,11 +20,44 @@ from bus.cli.outbox import outbox_app
 from bus.cli.topics import topics_app
 from bus.cli.trace import trace
 
+
+class BusCommands(TyperGroup):
+    """The `bus` command tree; each option's value is shown by name (`--port PORT`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _name_values(self)
+
+
+def _name_values(command: TyperCommand | TyperGroup) -> None:
+    # Typer labels values with Python types (`<str>`, `<list[str]>`, `<float range>`); a name
+    # says what to type. Set here, once the whole tree exists, where a command set none.
+    for param in command.params:
+        if not isinstance(param, TyperArgument | TyperOption) or param.metavar is not None:
+            continue
+        if isinstance(param, TyperOption) and (param.is_flag or param.count):
+            continue  # takes no value
+        described = param.type_descriptor
+        choices = described.choices if described.is_choice else None
+        # A choice shows its values (`--broker auto|kafka|tansu`), anything else its name.
+        param.metavar = (
+            "|".join(str(c) for c in choices) if choices else (param.name or "value").upper()
+        )
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            if isinstance(sub, TyperCommand | TyperGroup):
+                _name_values(sub)
+
+
 app = typer.Typer(
+    cls=BusCommands,
     name="bus",
     help="OPD Bus: Riau's event bus for sharing data between regional agencies (OPD).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help screens: rich's panels label every flag with a type (`--help <bool>`) and
+    # read `[default: …]` in a help text as markup, dropping it.
+    rich_markup_mode=None,
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")

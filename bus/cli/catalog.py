@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from bus.cli import _common
 from bus.config import BusSettings
@@ -32,12 +31,14 @@ def list_(
     if as_json:
         _common.write_json(loaded.to_dict())
         return
-    systems = Table("id", "OPD", "name", title="Systems")
+    systems = _common.Listing("Systems", ("id", "OPD", "name"))
     for system in loaded.systems:
-        systems.add_row(system.id, system.opd, system.name)
-    types = Table("type", "topic", "owner", "v", "key", "personal data", title="Event types")
+        systems.add(system.id, system.opd, system.name)
+    types = _common.Listing(
+        "Event types", ("type", "topic", "owner", "v", "key", "personal data"), identifiers=3
+    )
     for et in loaded.event_types:
-        types.add_row(
+        types.add(
             et.type,
             et.topic,
             et.owner,
@@ -45,11 +46,15 @@ def list_(
             et.key,
             ", ".join(sorted(et.personal_fields)),
         )
-    subs = Table("system", "event type", "purpose", title="Subscriptions (data-sharing agreements)")
+    subs = _common.Listing(
+        "Subscriptions (data-sharing agreements)",
+        ("system", "event type", "purpose"),
+        identifiers=2,
+    )
     for sub in loaded.subscriptions:
-        subs.add_row(sub.system, sub.event_type, sub.purpose)
-    for table in (systems, types, subs):
-        _common.out.print(table)
+        subs.add(sub.system, sub.event_type, sub.purpose)
+    for listing in (systems, types, subs):
+        listing.print()
 
 
 def _lock_path(loaded: BusSettings, lock: Path | None) -> Path:

@@ -10,7 +10,9 @@ import typer
 from bus.cli import _common
 from bus.cli.ingress import dev_part as ingress_part
 from bus.cli.monitor import dev_part as monitor_part
+from bus.dev.console import DevConsole
 from bus.dev.stack import DevOptions, run_dev
+from bus.logging import configure_logging
 
 BrokerOption = Literal["auto", "kafka", "tansu"]
 
@@ -48,6 +50,12 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
 ) -> None:
     """Start a broker, create the catalog's topics and run the live demo."""
     settings = _common.settings()
+    # People read `bus dev`, also piped to a file: its own lines and every log line are for
+    # people unless BUS_LOG_FORMAT=json, which makes every line JSON. One format per process.
+    console = DevConsole(
+        configure_logging(settings.log_format, settings.log_level, auto="console"),
+        _common.out,
+    )
     catalog = _common.catalog(settings)
     options = DevOptions(
         host=host,
@@ -60,8 +68,8 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
         database=ingress,
     )
     if monitor:
-        options.extra_parts.append(monitor_part(catalog, ingress=ingress))
+        options.extra_parts.append(monitor_part(catalog, console, ingress=ingress))
     if ingress:
-        options.extra_parts.append(ingress_part(catalog))
+        options.extra_parts.append(ingress_part(catalog, console))
     with _common.bus_errors():
-        asyncio.run(run_dev(options, settings, catalog, _common.out))
+        asyncio.run(run_dev(options, settings, catalog, console))

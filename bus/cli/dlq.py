@@ -14,7 +14,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from bus.cli import _common
 from bus.config import BusSettings
@@ -45,18 +45,22 @@ def list_(
 ) -> None:
     """List dead letters: where they came from, why they failed, how often."""
     settings = _common.settings()
-    _common.catalog(settings)
+    catalog = _common.catalog(settings)
     with _common.bus_errors():
+        if topic is not None:
+            catalog.topic(topic)  # an unknown topic is an error, not an empty list
         letters = asyncio.run(_letters(settings, group, topic))
     if as_json:
         _common.write_json([letter.summary() for letter in letters])
         return
-    table = Table(
-        "position", "event id", "from", "error", "attempts", "last failure", title="Dead letters"
+    listing = _common.Listing(
+        "Dead letters",
+        ("position", "event id", "from", "error", "attempts", "last failure"),
+        identifiers=3,
     )
     for letter in letters:
         f = letter.failure
-        table.add_row(
+        listing.add(
             letter.position,
             letter.event_id,
             f"{f.original_topic}:{f.original_partition}:{f.original_offset}",
@@ -64,7 +68,7 @@ def list_(
             str(f.attempts),
             f.last_failure_at.isoformat(timespec="seconds"),
         )
-    _common.out.print(table)
+    listing.print()
     _common.out.print(f"{len(letters)} dead letter(s)")
 
 
@@ -92,7 +96,13 @@ def show(
     if as_json:
         _common.write_json(document)
         return
-    table = Table("field", "value", title=f"Dead letter {letter.position}", show_header=False)
+    # Values fold onto the next line rather than end in "…": ids and positions stay complete.
+    table = Table(
+        Column("field", no_wrap=True),
+        Column("value", overflow="fold"),
+        title=f"Dead letter {letter.position}",
+        show_header=False,
+    )
     for name in ("position", "key"):
         table.add_row(name, str(document[name]))
     for name, value in document["headers"].items():
@@ -111,8 +121,10 @@ def replay_(
 ) -> None:
     """Send dead letters back to their group's retry path, once, with their original ids."""
     settings = _common.settings()
-    _common.catalog(settings)
+    catalog = _common.catalog(settings)
     with _common.bus_errors():
+        if topic is not None:
+            catalog.topic(topic)
         reports = asyncio.run(_replay(settings, group, topic, dry_run))
     for report in reports:
         verb = "would replay" if report.dry_run else "replayed"

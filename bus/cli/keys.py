@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 
 from bus.cli import _common
 from bus.database import Connection
@@ -111,13 +110,15 @@ def list_(
             ]
         )
         return
-    table = Table("key id", "system", "created", "state", "description", title="API keys")
+    listing = _common.Listing(
+        "API keys", ("key id", "system", "created", "state", "description"), identifiers=2
+    )
     for k in found:
-        table.add_row(
+        listing.add(
             k.key_id,
             k.system_id,
             f"{k.created_at:%Y-%m-%d %H:%M}",
             "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}",
             k.description,
         )
-    _common.out.print(table)
+    listing.print()

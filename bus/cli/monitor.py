@@ -12,20 +12,33 @@ import typer
 from bus.catalog import Catalog
 from bus.cli import _common
 from bus.config import BusSettings
+from bus.dev.console import DevConsole
+
+# Defaults shown in --help are the settings' own, so the two never disagree.
+_DEFAULTS = BusSettings.model_fields
 
 
 def monitor(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default: BUS_MONITOR_HOST].")
-    ] = None,
+        str, typer.Option(envvar="BUS_MONITOR_HOST", help="Address the dashboard listens on.")
+    ] = _DEFAULTS["monitor_host"].default,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [default: BUS_MONITOR_PORT, 8081].")
-    ] = None,
+        int, typer.Option(envvar="BUS_MONITOR_PORT", help="Port of the dashboard and /metrics.")
+    ] = _DEFAULTS["monitor_port"].default,
     interval: Annotated[
-        float | None, typer.Option(min=0.1, help="Seconds between lag scans.")
-    ] = None,
+        float,
+        typer.Option(
+            min=0.1, envvar="BUS_MONITOR_SCAN_INTERVAL_S", help="Seconds between lag scans."
+        ),
+    ] = _DEFAULTS["monitor_scan_interval_s"].default,
     group: Annotated[
-        list[str] | None, typer.Option("--group", "-g", help="Also watch this group.")
+        list[str] | None,
+        typer.Option(
+            "--group",
+            "-g",
+            help="Also watch this consumer group (repeatable). The groups the brokers list, "
+            "the catalog's subscribers and BUS_MONITOR_GROUPS are watched anyway.",
+        ),
     ] = None,
 ) -> None:
     """Serve `/metrics` and the operators' dashboard until Ctrl-C.
@@ -34,10 +47,7 @@ def monitor(
     """
     settings = _common.settings()
     catalog = _common.catalog(settings)
-    _common.out.print(
-        f"[bold]monitor[/] http://{host or settings.monitor_host}:"
-        f"{port if port is not None else settings.monitor_port}  (metrics at /metrics)"
-    )
+    _common.log.info("monitor starting", dashboard=f"http://{host}:{port}", metrics="/metrics")
     with _common.bus_errors():
         asyncio.run(
             _run(settings, catalog, host=host, port=port, interval=interval, groups=group or [])
@@ -48,9 +58,9 @@ async def _run(
     settings: BusSettings,
     catalog: Catalog,
     *,
-    host: str | None,
-    port: int | None,
-    interval: float | None,
+    host: str,
+    port: int,
+    interval: float,
     groups: list[str],
 ) -> None:
     from bus.monitor import serve
@@ -63,7 +73,7 @@ async def _run(
 
 
 def dev_part(
-    catalog: Catalog, *, ingress: bool = True
+    catalog: Catalog, console: DevConsole, *, ingress: bool = True
 ) -> Callable[[BusSettings, asyncio.Event], Awaitable[None]]:
     """The monitor as a `bus dev` part, watching the demo's groups on the dev broker.
 
@@ -80,9 +90,11 @@ def dev_part(
             url = f"http://{settings.ingress_host}:{settings.ingress_port}"
             update["monitor_ingress_urls"] = [url]
         settings = settings.model_copy(update=update)
-        _common.out.print(
-            f"[bold]monitor[/] http://{settings.monitor_host}:{settings.monitor_port}"
-            "  (dashboard; Prometheus metrics at /metrics)"
+        url = f"http://{settings.monitor_host}:{settings.monitor_port}"
+        console.say(
+            "dev.monitor",
+            f"[bold]monitor[/] {url}  (dashboard; Prometheus metrics at /metrics)",
+            url=url,
         )
         await serve(settings, catalog, stop, groups=demo_groups)
 

@@ -82,9 +82,9 @@ def relay(
             batch_size=batch_size,
             poll_interval=poll_interval,
         )
-        _common.err.print(f"[bold]outbox relay[/] → {loaded.bootstrap_servers}; Ctrl-C stops")
+        _common.log.info("outbox relay started", bootstrap_servers=loaded.bootstrap_servers)
         await runner.run(stop)
-        _common.err.print(f"relay stopped after sending {runner.stats.sent} events")
+        _common.log.info("outbox relay stopped", sent=runner.stats.sent)
 
     with _common.bus_errors():
         asyncio.run(_run())

@@ -10,17 +10,20 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
-from rich.console import Console
+from rich.markup import escape
 
-from bus.catalog import Catalog, EventData
+from bus.catalog import Catalog, EventData, EventType
 from bus.config import BusSettings
+from bus.dev.console import DevConsole
 from bus.envelope import Envelope
-from bus.publish import Publisher
+from bus.publish import Delivery, Publisher
 from bus.subscribe import Subscriber
 
+#: The demo's licences are issued in Riau: their timestamps are WIB (UTC+7).
 WIB = timezone(timedelta(hours=7), "WIB")
+IZIN = "id.go.riau.dpmptsp.izin.terbit"
 
 _USAHA = [
     "CV Sagu Meranti",
@@ -45,7 +48,7 @@ DEMO_SUBSCRIBERS = {
 
 def random_izin(catalog: Catalog, sequence: int) -> EventData:
     """One invented but well-formed `izin terbit` event."""
-    model = catalog.event_type("id.go.riau.dpmptsp.izin.terbit").data
+    model = catalog.event_type(IZIN).data
     now = datetime.now(WIB)
     return model.model_validate(
         {
@@ -63,45 +66,103 @@ def random_izin(catalog: Catalog, sequence: int) -> EventData:
     )
 
 
+def label(event_type: EventType) -> str:
+    """How the demo names an event type: `izin terbit` for `id.go.riau.dpmptsp.izin.terbit`."""
+    return " ".join(event_type.type.split(".")[4:]) or event_type.type
+
+
+def say_published(
+    console: DevConsole,
+    event_type: EventType,
+    key: bytes,
+    delivery: Delivery,
+    *,
+    via: str = "sdk",
+) -> None:
+    """The "→ published" line of one event, from the SDK demo or through the ingress."""
+    # The key is the declared key field; when that field is personal data it is not shown.
+    shown = "" if event_type.key in event_type.personal_fields else key.decode(errors="replace")
+    where = f"{delivery.topic}[{delivery.partition}]@{delivery.offset}"
+    console.say(
+        "demo.published",
+        f"[bold cyan]{event_type.owner:<24}[/] → published {label(event_type)} "
+        f"{escape(shown)}{' via the ingress' if via == 'ingress' else ''}  [dim]{escape(where)}[/]",
+        system=event_type.owner,
+        event_type=event_type.type,
+        key=shown or None,
+        via=via,
+        event_id=delivery.event_id,
+        topic=delivery.topic,
+        partition=delivery.partition,
+        offset=delivery.offset,
+    )
+
+
 async def publish_licences(
-    publisher: Publisher, rate: float, stop: asyncio.Event, console: Console
+    publisher: Publisher, rate: float, stop: asyncio.Event, console: DevConsole
 ) -> None:
     """Publish `rate` licences a second until `stop` is set."""
+    izin_type = publisher.catalog.event_type(IZIN)
     sequence = 1
     while not stop.is_set():
         izin = random_izin(publisher.catalog, sequence)
-        nomor = izin.model_dump()["nomor_izin"]
         delivery = await publisher.publish(izin)
-        console.print(
-            f"[dim]{_now()}[/] [bold cyan]{publisher.system.id:<24}[/] → published izin terbit "
-            f"{nomor}  [dim]{delivery.topic}[{delivery.partition}]@{delivery.offset}[/]"
-        )
+        say_published(console, izin_type, izin_type.key_of(izin), delivery)
         sequence += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0 / rate)
 
 
 def demo_subscriber(
-    system: str, action: str, catalog: Catalog, settings: BusSettings, console: Console
+    system: str, action: str, catalog: Catalog, settings: BusSettings, console: DevConsole
 ) -> Subscriber:
     """A subscriber of `system` that prints one line per licence it receives."""
     subscriber = Subscriber(system, group=f"{system}.demo", catalog=catalog, settings=settings)
-    izin_type = catalog.event_type("id.go.riau.dpmptsp.izin.terbit").data
+    izin_type = catalog.event_type(IZIN)
+    withheld = sorted(set(izin_type.data.model_fields) - catalog.granted_fields(system, IZIN))
+    agreement = catalog.agreement(system, IZIN)
     wilayah = _wilayah_names()
+    console.say(
+        "demo.agreement",
+        f"[bold green]{system:<24}[/] receives izin terbit for: "
+        f"{escape(agreement.purpose if agreement else '(no agreement)')}",
+        details=[f"withheld from it by the agreement: {_withheld(izin_type, withheld)}"]
+        if withheld
+        else [],
+        system=system,
+        event_type=IZIN,
+        purpose=agreement.purpose if agreement else None,
+        withheld=withheld,
+    )
 
     async def on_izin(izin: EventData, envelope: Envelope) -> None:
+        # Only granted fields are present: the others were never sent to this system.
         data = izin.model_dump(mode="json")
-        console.print(
-            # Only granted fields are present: Satu Data is not granted the licence number.
-            f"[dim]{_now()}[/] [bold green]{system:<24}[/] ← izin terbit "
-            f"{data.get('nomor_izin', '(number not granted)')}  "
+        nomor = data.get("nomor_izin")
+        shown = escape(nomor) if nomor else "[yellow](nomor_izin withheld: not in its agreement)[/]"
+        console.say(
+            "demo.received",
+            f"[bold green]{system:<24}[/] ← izin terbit {shown}  "
             f"{data['jenis_izin']}  {wilayah(data['kode_wilayah'])}: {action}  "
-            f"[dim]id={envelope.id[:8]}[/]"
+            f"[dim]id={envelope.id[:8]}[/]",
+            system=system,
+            event_type=IZIN,
+            event_id=envelope.id,
+            nomor_izin=nomor,
+            withheld=withheld,
+            jenis_izin=data["jenis_izin"],
+            kode_wilayah=data["kode_wilayah"],
+            action=action,
         )
 
-    on_izin.__annotations__ = {"izin": izin_type, "envelope": Envelope, "return": None}
-    subscriber.handler(izin_type)(on_izin)
+    on_izin.__annotations__ = {"izin": izin_type.data, "envelope": Envelope, "return": None}
+    subscriber.handler(izin_type.data)(on_izin)
     return subscriber
+
+
+def _withheld(event_type: EventType, fields: list[str]) -> str:
+    personal = event_type.personal_fields
+    return ", ".join(f"{f} (personal data)" if f in personal else f for f in fields)
 
 
 def _wilayah_names() -> Callable[[str], str]:
@@ -111,7 +172,3 @@ def _wilayah_names() -> Callable[[str], str]:
         return lambda code: NAMA_WILAYAH.get(KodeWilayah(code), code)
     except (ImportError, ValueError):
         return lambda code: code
-
-
-def _now() -> str:
-    return datetime.now(UTC).astimezone(WIB).strftime("%H:%M:%S")

@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
+from rich.markup import escape
 
 from bus.broker.local import LocalBroker, Preference, choose_broker
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
 from bus.config import DEV_SETTINGS_FILE, BusSettings
+from bus.dev.console import DevConsole
 from bus.dev.demo import DEMO_SUBSCRIBERS, demo_subscriber, publish_licences
 from bus.publish import Publisher
 
@@ -49,7 +50,7 @@ class DevOptions:
 
 
 async def run_dev(
-    options: DevOptions, settings: BusSettings, catalog: Catalog, console: Console
+    options: DevOptions, settings: BusSettings, catalog: Catalog, console: DevConsole
 ) -> None:
     """Run the development stack until SIGINT or SIGTERM."""
     stop = asyncio.Event()
@@ -65,39 +66,49 @@ async def run_dev(
             settings = settings.model_copy(update={"database_dsn": dsn})
             with _shared_settings(settings, console):
                 created = await ensure_topics(catalog.event_types, settings)
-                console.print(
-                    f"[bold]topics[/] {len(catalog.event_types)} in catalog, {len(created)} created"
+                console.say(
+                    "dev.topics",
+                    f"[bold]topics[/] {len(catalog.event_types)} in catalog, "
+                    f"{len(created)} created",
+                    in_catalog=len(catalog.event_types),
+                    created=len(created),
                 )
                 parts = [part(settings, stop) for part in options.extra_parts]
                 if options.demo:
                     parts.append(_demo(settings, catalog, options.rate, stop, console))
-                console.print("[bold]running[/]: Ctrl-C stops everything")
+                console.say("dev.running", "[bold]running[/]: Ctrl-C stops everything")
                 await asyncio.gather(*parts, stop.wait())
-    console.print("[bold]stopped[/]")
+    console.say("dev.stopped", "[bold]stopped[/]")
 
 
 @contextlib.asynccontextmanager
-async def _broker(options: DevOptions, console: Console) -> AsyncIterator[dict[str, object]]:
+async def _broker(options: DevOptions, console: DevConsole) -> AsyncIterator[dict[str, object]]:
     """Start the chosen broker (or use `--bootstrap`); yields the settings its clients need."""
     if options.external_bootstrap:
-        console.print(f"[bold]broker[/] {options.external_bootstrap} (--bootstrap)")
+        console.say(
+            "dev.broker",
+            f"[bold]broker[/] {options.external_bootstrap} (--bootstrap)",
+            bootstrap_servers=options.external_bootstrap,
+        )
         yield {"bootstrap_servers": options.external_bootstrap}
         return
     choice = choose_broker(options.broker)
     broker = LocalBroker(choice, host=options.host, port=options.port, nodes=options.nodes)
     await asyncio.to_thread(broker.start)
     try:
-        console.print(
-            f"[bold]broker[/] {broker.describe()}, chosen {choice.reason}", highlight=False
+        nodes = broker.cluster.nodes if broker.cluster is not None else []
+        console.say(
+            "dev.broker",
+            f"[bold]broker[/] {escape(broker.describe())}, chosen {escape(choice.reason)}",
+            details=[
+                f"node {node.node_id} {node.address}  pid {node.pid}  log {node.log_path}"
+                for node in nodes
+            ]
+            or [f"{broker.bootstrap_servers}  (memory only)"],
+            broker=broker.describe(),
+            chosen=choice.reason,
+            bootstrap_servers=broker.bootstrap_servers,
         )
-        if broker.cluster is not None:
-            for node in broker.cluster.nodes:
-                console.print(
-                    f"  node {node.node_id} {node.address}  pid {node.pid}  log {node.log_path}",
-                    highlight=False,
-                )
-        else:
-            console.print(f"  {broker.bootstrap_servers}  (memory only)", highlight=False)
         yield broker.client_settings()
     finally:
         await asyncio.to_thread(broker.stop)
@@ -105,7 +116,7 @@ async def _broker(options: DevOptions, console: Console) -> AsyncIterator[dict[s
 
 @contextlib.asynccontextmanager
 async def _database(
-    options: DevOptions, settings: BusSettings, console: Console, stop: asyncio.Event
+    options: DevOptions, settings: BusSettings, console: DevConsole, stop: asyncio.Event
 ) -> AsyncIterator[str | None]:
     """The bus's database: BUS_DATABASE_DSN, else an embedded PostgreSQL gone at exit."""
     if settings.database_dsn or not options.database:
@@ -125,7 +136,7 @@ async def _database(
             yield None
             return
         raise
-    console.print("[bold]database[/] embedded PostgreSQL, gone at exit")
+    console.say("dev.database", "[bold]database[/] embedded PostgreSQL, gone at exit")
     try:
         yield dsn
     finally:
@@ -133,7 +144,7 @@ async def _database(
 
 
 @contextlib.contextmanager
-def _shared_settings(settings: BusSettings, console: Console) -> Iterator[None]:
+def _shared_settings(settings: BusSettings, console: DevConsole) -> Iterator[None]:
     """Write `.bus/dev/bus.env` for other terminals in this folder; remove it at exit."""
     path = Path(DEV_SETTINGS_FILE)
     lines = [f"# written by bus dev (pid {os.getpid()}); removed when it stops"]
@@ -156,9 +167,10 @@ def _shared_settings(settings: BusSettings, console: Console) -> Iterator[None]:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write("\n".join(lines) + "\n")
-    console.print(
+    console.say(
+        "dev.settings",
         f"[bold]settings[/] {path}: commands and SDK code run in this folder use this bus",
-        highlight=False,
+        path=str(path),
     )
     try:
         yield
@@ -170,7 +182,11 @@ def _shared_settings(settings: BusSettings, console: Console) -> Iterator[None]:
 
 
 async def _demo(
-    settings: BusSettings, catalog: Catalog, rate: float, stop: asyncio.Event, console: Console
+    settings: BusSettings,
+    catalog: Catalog,
+    rate: float,
+    stop: asyncio.Event,
+    console: DevConsole,
 ) -> None:
     subscribers = [
         demo_subscriber(system, action, catalog, settings, console)

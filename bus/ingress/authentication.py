@@ -59,6 +59,8 @@ class KeyAuthenticator:
         listener, self._listener = self._listener, None
         self._forget_all()
         if listener is not None and not listener.is_closed():
+            # Closing it on purpose is not losing it: no `key_changes_unheard` warning.
+            listener.remove_termination_listener(self._lost)
             await listener.close()
 
     async def authenticate(self, token: str) -> tuple[str, str] | None:

@@ -47,6 +47,10 @@ class RequestLog:
         finally:
             if scope["path"].startswith("/v1/"):
                 count_answer(state.get("system"), status)
+            # A 422's line names the fields that failed, by path, never their values.
+            invalid = (
+                {"invalid_fields": state["invalid_fields"]} if "invalid_fields" in state else {}
+            )
             # Personal data may be in the body: only ids and positions are logged.
             log.info(
                 "ingress.request",
@@ -59,4 +63,5 @@ class RequestLog:
                 event_ids=state.get("event_ids"),
                 correlation_id=state.get("correlation_id"),
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                **invalid,
             )

@@ -126,7 +126,9 @@ class RecordTemplate:
             try:
                 model = self._validator.validate_python(data)
             except ValidationError as exc:
-                raise SchemaValidationError(event_type.type, field_errors(exc)) from None
+                raise SchemaValidationError(
+                    event_type.type, field_errors(exc, event_type.example)
+                ) from None
         else:
             model = validate_data(event_type, data)
         new_id, new_traceparent = new_ids()

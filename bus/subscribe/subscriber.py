@@ -621,7 +621,9 @@ def validate(record: Record, event_type: EventType) -> EventData:
         data: EventData = event_type.data.__pydantic_validator__.validate_json(record.value)
         return data
     except ValidationError as exc:
-        raise SchemaValidationError(event_type.type, field_errors(exc)) from None
+        raise SchemaValidationError(
+            event_type.type, field_errors(exc, event_type.example)
+        ) from None
 
 
 def _stats_fields(stats: SubscriberStats) -> dict[str, int]:

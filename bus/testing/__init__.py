@@ -1,6 +1,7 @@
 """Testing support: real services, readiness waits, and a pytest plugin (`bus.testing.plugin`)."""
 
 from bus.testing.offsets import start_group_at_end
+from bus.testing.problems import assert_problem
 from bus.testing.records import committed_offsets, end_offsets, header, read_to_end
 from bus.testing.services import (
     KafkaService,
@@ -14,6 +15,7 @@ from bus.testing.waiting import wait_until
 
 __all__ = [
     "KafkaService",
+    "assert_problem",
     "committed_offsets",
     "end_offsets",
     "header",

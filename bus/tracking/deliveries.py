@@ -2,7 +2,7 @@
 
     event = await locate("0b1c2d3e", settings=settings, catalog=catalog)
     report = await trace_event(event, settings=settings, catalog=catalog)
-    report.summary            # "3 of 4 delivered"
+    report.summary            # "2 of 3 delivered": subscribing systems, over their groups
 
 The event's position comes from `bus.tracking.locate`. Every consumer group of a system with an
 agreement for the event type is then one of:
@@ -86,16 +86,34 @@ class DeliveryReport:
     deliveries: tuple[GroupDelivery, ...]
 
     @property
+    def systems(self) -> dict[str, DeliveryState]:
+        """Each subscribing system's state, over all of its groups.
+
+        Dead-lettered if any of its groups dead-lettered the event, else pending if any group
+        has yet to get it, else unknown if any group's state could not be read, else delivered:
+        a system with two groups (its service and a demo) counts once.
+        """
+        states: dict[str, set[DeliveryState]] = {}
+        for d in self.deliveries:
+            states.setdefault(d.system, set()).add(d.state)
+        precedence = (DeliveryState.DEAD_LETTERED, DeliveryState.PENDING, DeliveryState.UNKNOWN)
+        return {
+            system: next((s for s in precedence if s in found), DeliveryState.DELIVERED)
+            for system, found in states.items()
+        }
+
+    @property
     def delivered(self) -> int:
-        """How many groups have the event."""
-        return sum(d.state is DeliveryState.DELIVERED for d in self.deliveries)
+        """How many subscribing systems have the event (in every one of their groups)."""
+        return sum(state is DeliveryState.DELIVERED for state in self.systems.values())
 
     @property
     def summary(self) -> str:
-        """For example "3 of 4 delivered, 1 dead-lettered"."""
-        text = f"{self.delivered} of {len(self.deliveries)} delivered"
+        """For example "2 of 3 delivered, 1 dead-lettered": subscribing systems, not groups."""
+        systems = self.systems
+        text = f"{self.delivered} of {len(systems)} delivered"
         for state in (DeliveryState.DEAD_LETTERED, DeliveryState.PENDING, DeliveryState.UNKNOWN):
-            count = sum(d.state is state for d in self.deliveries)
+            count = sum(s is state for s in systems.values())
             if count:
                 text += f", {count} {state.value}"
         return text
@@ -114,7 +132,9 @@ class DeliveryReport:
             "located_by": e.located_by,
             "summary": self.summary,
             "delivered": self.delivered,
-            "subscribers": len(self.deliveries),
+            "subscribers": len(self.systems),
+            "systems": {system: state.value for system, state in self.systems.items()},
+            "groups": len(self.deliveries),
             "deliveries": [d.to_dict() for d in self.deliveries],
         }
 

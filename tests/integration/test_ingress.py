@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+import structlog
 from aiokafka import TopicPartition
 
 from bus import testing
@@ -22,7 +23,7 @@ from bus.config import BusSettings
 from bus.ingress import create_app
 from bus.ingress.keys import create_key, ensure_schema, revoke_key
 from bus.ingress.server import serve
-from bus.testing import KafkaService, own_broker, wait_until
+from bus.testing import KafkaService, assert_problem, own_broker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -104,15 +105,20 @@ async def test_every_status_code_over_http(
         assert set(body) == {"id", "topic", "partition", "offset"}
         assert body["topic"] == TOPIC
 
+        # Every refusal is RFC 9457 problem details: type, title, status, detail (+ errors).
         # 401: no key, a malformed key, an unknown key, a revoked key.
-        assert (await http.post(url_izin, json={})).status_code == 401
+        missing = assert_problem(await http.post(url_izin, json={}), 401, "/problems/unauthorized")
+        assert "no API key was sent" in missing["detail"]
         malformed = {"Authorization": "Bearer x"}
-        assert (await http.post(url_izin, json={}, headers=malformed)).status_code == 401
+        assert_problem(
+            await http.post(url_izin, json={}, headers=malformed), 401, "/problems/unauthorized"
+        )
         forged = token[:-4] + "AAAA"
         refused = await http.post(url_izin, json={}, headers={"Authorization": f"Bearer {forged}"})
-        assert refused.status_code == 401
+        problem = assert_problem(refused, 401, "/problems/unauthorized")
+        assert problem["title"] == "Missing or invalid API key"
         assert refused.headers["www-authenticate"] == "Bearer"
-        assert refused.json()["error"] == "unauthorized"
+        assert forged not in refused.text
 
         # 403: BKD's system may not publish DPMPTSP's event type.
         not_owner = await http.post(
@@ -120,50 +126,82 @@ async def test_every_status_code_over_http(
             json=izin(catalog, f"503/X/{unique}"),
             headers={"Authorization": f"Bearer {bkd_token}"},
         )
-        assert not_owner.status_code == 403
-        assert "owned by 'dpmptsp.sicantik'" in not_owner.json()["message"]
+        problem = assert_problem(not_owner, 403, "/problems/not-owner")
+        assert "owned by 'dpmptsp.sicantik'" in problem["detail"]
 
         # 404: not in the catalog.
         unknown = await http.post("/v1/events/id.go.riau.x.y.z", json={}, headers=auth)
-        assert unknown.status_code == 404
-        assert unknown.json()["error"] == "unknown_event_type"
+        assert_problem(unknown, 404, "/problems/unknown-event-type")
+        # 404 and 405 from routing itself: the same shape, with the standard `about:blank`.
+        assert_problem(await http.get("/v1/nothing-here"), 404, "about:blank")
+        wrong_method = await http.get(url_izin, headers=auth)
+        assert assert_problem(wrong_method, 405, "about:blank")["title"] == "Method Not Allowed"
+        assert wrong_method.headers["allow"] == "POST"
+        # The type URI explains itself.
+        explained = await http.get("/problems/unknown-event-type")
+        assert explained.status_code == 200
+        assert explained.text.startswith("Unknown event type (HTTP 404)")
+        assert_problem(await http.get("/problems/nope"), 404, "about:blank")
 
         # 415: not declared as JSON.
         as_text = await http.post(
             url_izin, content=b"{}", headers={**auth, "Content-Type": "text/plain"}
         )
-        assert as_text.status_code == 415
+        assert_problem(as_text, 415, "/problems/unsupported-media-type")
         no_type = await http.post(url_izin, content=b"{}", headers=auth)
-        assert no_type.status_code == 415
+        assert_problem(no_type, 415, "/problems/unsupported-media-type")
+        latin1 = {**auth, "Content-Type": "application/json; charset=latin-1"}
+        wrong_charset = await http.post(url_izin, content=b"{}", headers=latin1)
+        problem = assert_problem(wrong_charset, 415, "/problems/unsupported-media-type")
+        assert "charset is not UTF-8" in problem["detail"]
 
         # 413: by Content-Length, and by the bytes actually sent (chunked, no length).
         big = orjson.dumps(izin(catalog, f"503/BIG/{unique}", nama_usaha="x" * 5000))
         json_headers = {**auth, "Content-Type": "application/json"}
-        assert (await http.post(url_izin, content=big, headers=json_headers)).status_code == 413
+        too_big = await http.post(url_izin, content=big, headers=json_headers)
+        assert_problem(too_big, 413, "/problems/body-too-large")
 
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(0, len(big), 1000):
                 yield big[i : i + 1000]
 
         chunked = await http.post(url_izin, content=chunks(), headers=json_headers)
-        assert chunked.status_code == 413
+        assert_problem(chunked, 413, "/problems/body-too-large")
 
         # 422: one entry per invalid field, JSON syntax errors and non-objects too.
         bad = izin(catalog, f"503/BAD/{unique}", nib="123", kbli=7, unexpected="x")
         del bad["issued_at"]
-        invalid = await http.post(url_izin, json=bad, headers=auth)
-        assert invalid.status_code == 422
-        paths = {e["path"] for e in invalid.json()["errors"]}
-        assert paths == {"nib", "kbli", "issued_at", "unexpected"}
+        with structlog.testing.capture_logs() as logged:
+            invalid = await http.post(url_izin, json=bad, headers=auth)
+        problem = assert_problem(invalid, 422, "/problems/invalid-data")
+        # Messages for people, not pydantic's: no regex, no Python type names, no values.
+        assert {e["path"]: e["message"] for e in problem["errors"]} == {
+            "nib": "must be 13 digits",
+            "kbli": "must be a string (text in double quotes)",
+            "issued_at": "is required",
+            "unexpected": "is not a field of this schema; remove it",
+        }
+        assert problem["detail"] == "4 fields are invalid: nib, kbli, issued_at, unexpected"
+        # The request log names the fields that failed, never the values sent.
+        [line] = [e for e in logged if e["event"] == "ingress.request"]
+        assert (line["status"], line["invalid_fields"]) == (
+            422,
+            ["nib", "kbli", "issued_at", "unexpected"],
+        )
+        assert "123" not in str(line)
         syntax = await http.post(url_izin, content=b'{"nib": ', headers=json_headers)
-        assert syntax.status_code == 422
-        assert syntax.json()["errors"][0]["path"] == "$"
+        problem = assert_problem(syntax, 422, "/problems/invalid-data")
+        assert problem["errors"][0]["path"] == "$"
+        assert problem["errors"][0]["message"].startswith("is not valid JSON: ")
         array = await http.post(url_izin, content=b"[1, 2]", headers=json_headers)
-        assert array.status_code == 422
+        problem = assert_problem(array, 422, "/problems/invalid-data")
+        assert problem["errors"] == [{"path": "$", "message": "must be a JSON object"}]
 
         # openapi, health, readiness.
         openapi = (await http.get("/openapi.json")).json()
         assert {"/v1/events/{event_type}", "/v1/events:batch"} <= set(openapi["paths"])
+        documented = openapi["paths"]["/v1/events/{event_type}"]["post"]["responses"]["422"]
+        assert list(documented["content"]) == ["application/problem+json"]
         assert (await http.get("/healthz")).status_code == 200
         assert (await http.get("/readyz")).json() == {"status": "ready"}
 
@@ -227,8 +265,8 @@ async def test_idempotent_retry_and_batches(
         assert {r.json()["id"] for r in retries} == {first.json()["id"]}
         assert all(r.headers["idempotent-replayed"] == "true" for r in retries)
         conflict = await http.post(url_izin, json={**data, "nilai_investasi": 1}, headers=once)
-        assert conflict.status_code == 422
-        assert conflict.json()["errors"][0]["path"] == "Idempotency-Key"
+        problem = assert_problem(conflict, 422, "/problems/invalid-data")
+        assert problem["errors"][0]["path"] == "Idempotency-Key"
 
         nib = catalog.event_type("id.go.riau.dpmptsp.nib.terbit")
         batch = {
@@ -250,17 +288,23 @@ async def test_idempotent_retry_and_batches(
             ]
         }
         refused = await http.post("/v1/events:batch", json=half_bad, headers=auth)
-        assert refused.status_code == 422
-        assert [e["path"] for e in refused.json()["errors"]] == ["events[2].type"]
+        problem = assert_problem(refused, 422, "/problems/invalid-data")
+        assert [e["path"] for e in problem["errors"]] == ["events[2].type"]
         half_bad["events"].pop()
         refused = await http.post("/v1/events:batch", json=half_bad, headers=auth)
-        assert refused.status_code == 422
-        assert [e["path"] for e in refused.json()["errors"]] == ["events[1].data.nib"]
+        problem = assert_problem(refused, 422, "/problems/invalid-data")
+        assert problem["errors"] == [{"path": "events[1].data.nib", "message": "must be 13 digits"}]
         bkd = catalog.event_type("id.go.riau.bkd.asn.mutasi")
         foreign = {"events": [{"type": bkd.type, "data": bkd.example}]}
-        assert (await http.post("/v1/events:batch", json=foreign, headers=auth)).status_code == 403
+        foreign_refused = await http.post("/v1/events:batch", json=foreign, headers=auth)
+        assert_problem(foreign_refused, 403, "/problems/not-owner")
         too_many = {"events": [{"type": IZIN, "data": data}] * 6}
-        assert (await http.post("/v1/events:batch", json=too_many, headers=auth)).status_code == 422
+        problem = assert_problem(
+            await http.post("/v1/events:batch", json=too_many, headers=auth),
+            422,
+            "/problems/invalid-data",
+        )
+        assert problem["errors"] == [{"path": "events", "message": "at most 5 events per batch"}]
 
         sentinel = await http.post(url_izin, json=izin(catalog, f"503/END/{unique}"), headers=auth)
 
@@ -296,12 +340,12 @@ async def test_503_during_an_outage_is_truthful_and_a_retry_never_doubles_the_ev
             retry = {**auth, "Idempotency-Key": f"down-{unique}"}
             data = izin(catalog, f"503/DOWN/{unique}")
             down = await http.post(url_izin, json=data, headers=retry)
-            assert down.status_code == 503
-            problem = down.json()
+            problem = assert_problem(
+                down, 503, "/problems/broker-unavailable", extensions={"outcome", "event_ids"}
+            )
             # The sender still holds the record: the answer must not claim it was dropped.
-            assert problem["error"] == "broker_unavailable"
             assert problem["outcome"] == "unknown"
-            assert "may still be published" in problem["message"]
+            assert "may still be published" in problem["detail"]
             assert down.headers["retry-after"] == "5"
             [event_id] = problem["event_ids"]
             await wait_until(
@@ -346,7 +390,10 @@ async def test_503_when_the_broker_was_never_reachable(
             json=izin(catalog, "503/NEVER/1"),
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert response.status_code == 503
+        problem = assert_problem(
+            response, 503, "/problems/broker-unavailable", extensions={"outcome", "event_ids"}
+        )
+        assert problem["outcome"] == "not_published"
         assert (await http.get("/readyz")).status_code == 503
         assert (await http.get("/healthz")).status_code == 200
     conn: asyncpg.Connection[Any] = await asyncpg.connect(database)

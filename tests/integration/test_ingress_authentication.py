@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 
 from bus.database import create_pool
 from bus.ingress import keys
@@ -117,3 +119,16 @@ async def test_remember_zero_asks_the_database_every_time(
         await revoke_unheard(pool, issued.key_id)
         assert await authenticator.authenticate(issued.token) is None
         assert await authenticator.authenticate("opdbus_nokey_secret") is None
+
+
+async def test_closing_is_not_losing_the_listen_connection(
+    pool: asyncpg.Pool[Any], database: str
+) -> None:
+    with structlog.testing.capture_logs() as logged:
+        async with started(pool, database, remember_s=60) as authenticator:
+            assert authenticator.listening
+        # asyncpg calls termination listeners with loop.call_soon: one turn of the loop runs
+        # any it scheduled while closing (deterministic, not a wait for time to pass).
+        await asyncio.sleep(0)
+    assert not authenticator.listening
+    assert [e["event"] for e in logged if e["event"].startswith("ingress.")] == []

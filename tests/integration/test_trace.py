@@ -28,7 +28,7 @@ from bus.publish import Delivery, Publisher
 from bus.reliability.failure import first_failure, with_failure
 from bus.reliability.naming import dlq_topic, retry_consumer_group, retry_topic
 from bus.subscribe import Subscriber
-from bus.testing import start_group_at_end, wait_until
+from bus.testing import assert_problem, start_group_at_end, wait_until
 from bus.testing.cli import run_bus
 from bus.tracing import trace_id_of
 from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
@@ -118,14 +118,23 @@ async def test_trace_shows_delivered_dead_lettered_and_pending_groups(
     # Satu Data has an agreement but no group consumed the topic yet: pending, not forgotten.
     assert by_group["diskominfotik.satudata"]["state"] == "pending"
     # Groups of earlier tests on the shared broker are listed too: the counts are checked
-    # against the rows, state by state.
-    states = [d["state"] for d in document["deliveries"]]
-    assert document["subscribers"] == len(states)
-    assert document["delivered"] == states.count("delivered")
-    expected = f"{states.count('delivered')} of {len(states)} delivered"
-    for state in ("dead-lettered", "pending", "unknown"):
-        if states.count(state):
-            expected += f", {states.count(state)} {state}"
+    # against the rows. A system counts once, in the state of its least advanced group.
+    found: dict[str, set[str]] = {}
+    for d in document["deliveries"]:
+        found.setdefault(d["system"], set()).add(d["state"])
+    order = ("dead-lettered", "pending", "unknown")
+    states = {s: next((o for o in order if o in f), "delivered") for s, f in found.items()}
+    assert document["systems"] == states
+    assert (document["subscribers"], document["groups"]) == (
+        len(states),
+        len(document["deliveries"]),
+    )
+    counts = list(states.values())
+    assert document["delivered"] == counts.count("delivered")
+    expected = f"{counts.count('delivered')} of {len(counts)} delivered"
+    for state in order:
+        if counts.count(state):
+            expected += f", {counts.count(state)} {state}"
     assert document["summary"] == expected
 
     # The same answer from the event's position, without the publication log.
@@ -181,11 +190,16 @@ async def test_the_ingress_serves_deliveries_to_the_publishing_system_only(
     assert systems == {"bapenda.sipd", "dlhk.simlhk", "diskominfotik.satudata"}
     # Nobody consumes in this test: every subscribing group is still pending.
     assert {d["state"] for d in report["deliveries"]} == {"pending"}
-    n = report["subscribers"]
-    assert report["summary"] == f"0 of {n} delivered, {n} pending"
-    assert theirs.status_code == 404  # another agency cannot even learn the event exists
-    assert anonymous.status_code == 401
-    assert unknown.status_code == 404
+    # Systems are counted as systems, however many groups each has on the shared broker.
+    assert report["subscribers"] == 3
+    assert report["systems"] == dict.fromkeys(systems, "pending")
+    assert report["groups"] == len(report["deliveries"]) >= 3
+    assert report["summary"] == "0 of 3 delivered, 3 pending"
+    # Another agency cannot even learn the event exists: the same answer as an unknown id.
+    not_theirs = assert_problem(theirs, 404, "/problems/event-not-found")
+    assert not_theirs["detail"] == "bapenda.sipd published no event with this id through the bus"
+    assert_problem(anonymous, 401, "/problems/unauthorized")
+    assert_problem(unknown, 404, "/problems/event-not-found")
 
 
 async def test_w3c_trace_context_flows_from_the_publishers_span_to_the_adapters_span(

@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
-import pytest
 import structlog
 
 from bus.envelope import Envelope
 from bus.logging import add_event_ids, configure_logging, event_context, get_logger, mask
 from bus.tracing import handling, trace_id_of
-
-
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    """The bus's JSON logging, written to a buffer instead of stderr."""
-    configure_logging("json", "INFO")
-    buffer = io.StringIO()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
-    try:
-        yield buffer
-    finally:
-        configure_logging("console", "INFO")
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:

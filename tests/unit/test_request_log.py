@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
-import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bus.ingress.request_log import RequestLog
-from bus.logging import configure_logging
-
-
-@pytest.fixture
-def json_lines() -> Iterator[io.StringIO]:
-    configure_logging("json", "INFO")
-    buffer = io.StringIO()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
-    try:
-        yield buffer
-    finally:
-        configure_logging("console", "INFO")
 
 
 async def accepted(request: Request) -> Response:
