@@ -5,15 +5,8 @@ await apply_acls(bindings, settings)      # CreateAcls on a cluster with an auth
 """
 
 from bus.acl.apply import apply_acls
-from bus.acl.bindings import (
-    BUS_PRINCIPAL,
-    AclBinding,
-    Operation,
-    PatternType,
-    ResourceType,
-    acl_bindings,
-    principal_of,
-)
+from bus.acl.bindings import AclBinding, Operation, PatternType, ResourceType, acl_bindings
+from bus.acl.principals import BUS_PRINCIPAL, check_identity, principal_of, system_of
 
 __all__ = [
     "BUS_PRINCIPAL",
@@ -23,5 +16,7 @@ __all__ = [
     "ResourceType",
     "acl_bindings",
     "apply_acls",
+    "check_identity",
     "principal_of",
+    "system_of",
 ]

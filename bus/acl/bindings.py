@@ -19,11 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from bus.acl.principals import BUS_PRINCIPAL, principal_of
 from bus.catalog import Catalog
 from bus.errors import CatalogError
-
-#: The principal of the bus's own services: HTTP ingress, outbox relay, monitor, DLQ tools.
-BUS_PRINCIPAL = "User:opd-bus"
 
 
 class ResourceType(IntEnum):
@@ -83,11 +81,6 @@ class AclBinding:
             "resource_name": self.resource_name,
             "host": self.host,
         }
-
-
-def principal_of(system_id: str) -> str:
-    """The Kafka principal a system authenticates as."""
-    return f"User:{system_id}"
 
 
 def acl_bindings(

@@ -44,7 +44,7 @@ def plan(
 def apply(bus_principal: BusPrincipalOption = BUS_PRINCIPAL) -> None:
     """Create the bindings on the cluster (it needs an authorizer); existing ones are kept."""
     bindings = _bindings(bus_principal)
-    settings = _common.settings()
+    settings = _common.admin_settings()
     with _common.bus_errors():
         count = asyncio.run(apply_acls(bindings, settings))
     _common.out.print(f"Applied {count} ACL bindings to {settings.bootstrap_servers}.")

@@ -40,6 +40,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
+from bus.acl.principals import check_identity
 from bus.broker import clients
 from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
@@ -176,6 +177,7 @@ class Subscriber:
         """Join the consumer group; raises `BrokerUnavailableError` if Kafka cannot be reached."""
         if not self._handlers:
             raise BusError(f"subscriber {self.group!r} has no handlers; register one first")
+        check_identity(self.settings, self.system.id)
         try:
             await ensure_failure_topics(self.group, self.topics, self.retry.stages, self.settings)
         except KafkaError as exc:
