@@ -25,11 +25,14 @@ from bus.errors import CatalogError
 
 
 class ResourceType(IntEnum):
-    """Kafka ACL resource types (protocol codes)."""
+    """Kafka ACL resource types (protocol codes); the bus grants on the first three."""
 
     TOPIC = 2
     GROUP = 3
     CLUSTER = 4
+    TRANSACTIONAL_ID = 5
+    DELEGATION_TOKEN = 6
+    USER = 7
 
 
 class PatternType(IntEnum):
@@ -40,13 +43,21 @@ class PatternType(IntEnum):
 
 
 class Operation(IntEnum):
-    """Kafka ACL operations (protocol codes) the bus grants."""
+    """Kafka ACL operations (protocol codes); a cluster may hold any of them."""
 
+    ALL = 2
     READ = 3
     WRITE = 4
     CREATE = 5
+    DELETE = 6
+    ALTER = 7
     DESCRIBE = 8
+    CLUSTER_ACTION = 9
+    DESCRIBE_CONFIGS = 10
+    ALTER_CONFIGS = 11
     IDEMPOTENT_WRITE = 12
+    CREATE_TOKENS = 13
+    DESCRIBE_TOKENS = 14
 
 
 #: Kafka's permission type ALLOW; the bus never writes DENY bindings (no ACL already denies).

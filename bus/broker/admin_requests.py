@@ -2,6 +2,7 @@
 
 - `IncrementalAlterConfigs` (API 44, v0; Kafka 2.3+): set single topic config entries, leaving
   the topic's other overrides alone (the older AlterConfigs replaces them all).
+- `DeleteAcls` (API 31, v1): many exact-match filters in one request (aiokafka's carries one).
 - `CreateAcls` (API 30, v1, the first version with PREFIXED patterns): all bindings in one
   request (aiokafka's own request class carries one), with a response decoder that tolerates a
   body holding only the throttle time, which brokers without ACL support have been seen to send.
@@ -15,7 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from io import BytesIO
 
-from aiokafka.protocol.admin import CreateAclsRequest_v1, CreateAclsResponse_v1
+from aiokafka.protocol.admin import (
+    CreateAclsRequest_v1,
+    CreateAclsResponse_v1,
+    DeleteAclsRequest_v1,
+)
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import Array, Boolean, Int8, Int16, Int32, Schema, String
 
@@ -116,3 +121,24 @@ class CreateAcls(Request[_CreateAclsRequest_v1]):  # type: ignore[misc]
     def build(self, request_struct_class: type[_CreateAclsRequest_v1]) -> _CreateAclsRequest_v1:
         """The request at the negotiated version (v1 is the only one built)."""
         return request_struct_class(self._creations)
+
+
+#: One ACL deletion filter, matching one binding exactly: (resource type, name, pattern type,
+#: principal, host, operation, permission).
+AclFilter = tuple[int, str, int, str, str, int, int]
+
+
+class DeleteAcls(Request[DeleteAclsRequest_v1]):  # type: ignore[misc]
+    """Delete the bindings matching each filter, all filters in one request (API 31, v1).
+
+    aiokafka's own request class carries one filter; v1 is the first version with pattern
+    types, and v0 is gone from Kafka 4 (KIP-896)."""
+
+    API_KEY = 31
+
+    def __init__(self, filters: Iterable[AclFilter]) -> None:
+        self._filters = list(filters)
+
+    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
+        """The request at the negotiated version (v1 is the only one built)."""
+        return request_struct_class(self._filters)

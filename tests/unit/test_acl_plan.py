@@ -6,7 +6,15 @@ import re
 
 import pytest
 
-from bus.acl import AclBinding, Operation, PatternType, ResourceType, acl_bindings
+from bus.acl import (
+    AclBinding,
+    ClusterAcls,
+    Operation,
+    PatternType,
+    ResourceType,
+    acl_bindings,
+    plan_acls,
+)
 from bus.catalog import Catalog, System
 from bus.errors import CatalogError
 
@@ -206,3 +214,24 @@ def test_a_system_id_that_prefixes_another_is_refused(catalog: Catalog) -> None:
         CatalogError, match=re.escape("'bapenda.sip' is a prefix of 'bapenda.sipd'")
     ):
         acl_bindings(clashing)
+
+
+def test_plan_against_the_cluster_adds_keeps_and_removes(catalog: Catalog) -> None:
+    desired = acl_bindings(catalog)
+    revoked = AclBinding(
+        "User:dinkes.sikda",
+        ResourceType.TOPIC,
+        PatternType.LITERAL,
+        "dpmptsp.izin.terbit.v1",
+        Operation.READ,
+    )
+    on_cluster = ClusterAcls([*desired[1:], revoked], unmanaged=["User:x DENY ..."])
+
+    plan = plan_acls(desired, on_cluster)
+
+    assert plan.add == [desired[0]]
+    assert plan.keep == desired[1:]
+    assert plan.remove == [revoked]
+    assert plan.unmanaged == ["User:x DENY ..."]
+    assert not plan.empty
+    assert plan_acls(desired, ClusterAcls(list(desired))).empty
