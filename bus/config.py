@@ -192,6 +192,32 @@ class BusSettings(BaseSettings):
             "every request; a revoked key is forgotten at once (LISTEN/NOTIFY). 0: always ask."
         ),
     )
+    # Hardening: a client costs at most a few MB and holds nothing for long (docs/security.md).
+    ingress_max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers), 431.",
+    )
+    ingress_max_headers: int = Field(
+        default=100, ge=10, description="Most headers a request has, 431."
+    )
+    ingress_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a request's head (408)."
+    )
+    ingress_max_connections: int = Field(
+        default=2048,
+        ge=1,
+        description="Open connections and requests before the ingress answers 503.",
+    )
+    ingress_auth_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed authentications per client address per window (429)."
+    )
+    ingress_auth_failures_per_key: int = Field(
+        default=10, ge=1, description="Failed authentications per API key id per window (429)."
+    )
+    ingress_auth_window_s: float = Field(
+        default=60.0, gt=0, description="Window of the failed-authentication limits."
+    )
     monitor_host: str = "127.0.0.1"
     monitor_port: int = 8081
     database_dsn: str | None = Field(

@@ -101,6 +101,17 @@ class IdentityMismatchError(AuthorizationError):
         )
 
 
+class AuthenticationThrottledError(AuthorizationError):
+    """Too many failed authentications from this address or for this key id; retry later."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed authentications from this address or for this key; "
+            f"retry in {retry_after_s} s with a valid key"
+        )
+
+
 class SecuritySettingsError(BusError):
     """TLS or SASL settings are incomplete or their files cannot be used."""
 

@@ -35,6 +35,7 @@ from bus.catalog import Catalog, EventType, System, load_catalog
 from bus.config import BusSettings
 from bus.database import Connection, create_pool
 from bus.errors import (
+    AuthenticationThrottledError,
     BusError,
     FieldError,
     NotOwnerError,
@@ -44,6 +45,12 @@ from bus.errors import (
 from bus.ingress import idempotency, keys
 from bus.ingress.answers import metrics
 from bus.ingress.authentication import KeyAuthenticator
+from bus.ingress.guard import (
+    RefuseNulPaths,
+    client_address,
+    failure_throttle,
+    unsafe_integers,
+)
 from bus.ingress.request_log import RequestLog
 from bus.ingress.unsettled import UnsettledPublications
 from bus.logging import get_logger
@@ -189,7 +196,10 @@ class Ingress:
             await idempotency.ensure_schema(conn)
             await publication_log.ensure_schema(conn)
         self._authenticator = KeyAuthenticator(
-            pool, self.database_dsn, remember_s=self.settings.ingress_remember_keys_s
+            pool,
+            self.database_dsn,
+            remember_s=self.settings.ingress_remember_keys_s,
+            throttle=failure_throttle(self.settings),
         )
         await self._authenticator.start()
         self._log_writer = publication_log.GroupedLogWriter(pool)
@@ -234,7 +244,12 @@ class Ingress:
                 raise RefusalError.problem(
                     503, "starting", "the ingress is starting; retry shortly"
                 )
-            found = await authenticator.authenticate(token.strip())
+            try:
+                found = await authenticator.authenticate(token.strip(), client_address(request))
+            except AuthenticationThrottledError as exc:
+                raise RefusalError.problem(
+                    429, "too_many_failures", str(exc), **{"Retry-After": str(exc.retry_after_s)}
+                ) from None
         if found is None:
             raise RefusalError.problem(
                 401,
@@ -293,7 +308,11 @@ class Ingress:
             if size > limit:
                 raise too_large
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        problems = unsafe_integers(body)
+        if problems:
+            raise _invalid(problems)
+        return body
 
     async def accept(
         self,
@@ -512,6 +531,7 @@ def create_app(
 
     app.add_middleware(RequestLog)
     app.add_api_route("/metrics", metrics, include_in_schema=False)
+    app.add_middleware(RefuseNulPaths)
 
     @app.post(
         "/v1/events/{event_type}",
