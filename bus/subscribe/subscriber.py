@@ -115,6 +115,8 @@ class Subscriber:
         self.enforce_agreements = enforce_agreements
         self._on_invalid = on_invalid
         self._handlers: dict[str, Handler] = {}
+        # Topic → the CloudEvents source of its owner: records from anyone else are refused.
+        self._owner_sources: dict[str, str] = {}
         self._source: Lane | None = None
         self._retries: Lane | None = None
         self._router: FailureRouter | None = None
@@ -142,6 +144,7 @@ class Subscriber:
             self._handlers[event_type.topic] = Handler.wrap(
                 event_type, func, view=self.view_of(event_type.data)
             )
+            self._owner_sources[event_type.topic] = self.catalog.system(event_type.owner).source
             return func
 
         return register
@@ -334,6 +337,7 @@ class Subscriber:
                 progress.done = record.offset
             return
         event_type, call, stopping = handler.event_type, handler.call, self._stopping
+        owner = self._owner_sources[topic]
         traced = sdk_configured()
         seconds: list[float] = []
         received = failed = duplicates = 0
@@ -344,7 +348,7 @@ class Subscriber:
                     break  # graceful stop: the in-flight record finished, start no new one
                 received += 1
                 try:
-                    envelope = decode(record, event_type)
+                    envelope = decode(record, event_type, owner)
                     data = validate(record, event_type)
                 except EnvelopeError as exc:
                     await self._invalid(record, None, exc, [])
@@ -421,7 +425,7 @@ class Subscriber:
             )
             return
         try:
-            envelope = decode(record, handler.event_type)
+            envelope = decode(record, handler.event_type, self._owner_sources[source])
             data = validate(record, handler.event_type)
         except EnvelopeError as exc:
             await self._invalid(record, failure, exc, [])
@@ -597,8 +601,9 @@ class _DuplicateMarker:
 Duplicate = _DuplicateMarker()
 
 
-def decode(record: Record, event_type: EventType) -> Envelope:
-    """Step 1: read the CloudEvents envelope and check it is the topic's event type."""
+def decode(record: Record, event_type: EventType, source: str | None = None) -> Envelope:
+    """Step 1: read the CloudEvents envelope and check it is the topic's event type (and, if
+    `source` is given, that the owner published it: a forged ce_source is refused)."""
     envelope = Envelope.from_headers(
         record.headers or (),
         topic=record.topic,
@@ -609,6 +614,11 @@ def decode(record: Record, event_type: EventType) -> Envelope:
     if envelope.type != event_type.type:
         raise EnvelopeError(
             f"ce_type {envelope.type!r} does not belong on topic {record.topic} ({event_type.type})"
+        )
+    if source is not None and envelope.source != source:
+        raise EnvelopeError(
+            f"ce_source {envelope.source!r} is not the owner of {event_type.type} ({source}); "
+            "only the owning system publishes it, so the record is refused as forged"
         )
     return envelope
 
