@@ -107,6 +107,14 @@ class BusSettings(BaseSettings):
     )
     admin_ssl_keyfile: Path | None = Field(default=None, description="Its private key.")
 
+    grant_topics: bool | None = Field(
+        default=None,
+        description=(
+            "Subscribers read partial agreements from their grant topics (bus.grant.<system>."
+            "<topic>, written by `bus project`); default: when authenticated as a system."
+        ),
+    )
+
     # Producer
     producer_acks: Literal["all", "1", "0"] = Field(
         default="all", description="Acknowledgement level; `all` is the only loss-free choice."

@@ -1,15 +1,17 @@
 """The Kafka ACL bindings the catalog implies: who may write, read and join what; nothing else.
 
     for binding in acl_bindings(catalog):
-        print(binding)      # User:bapenda.sipd ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1
+        print(binding)      # User:bpkad.sipkd ALLOW READ TOPIC LITERAL bapenda.pkb.dibayar.v1
 
 Kafka with an authorizer denies every operation no ACL allows, so these ALLOW bindings are the
-whole policy (deny by default). The principal of a system is `User:<system id>`, its consumer
-groups are `<system id>` or start with it (`bapenda.sipd.izin`), and the reliability path's
-topics and groups are named after the group (`bus.retry.<group>.<n>`, `bus.dlq.<group>`,
-groups `bus.retry.<group>` and `bus.dlq-replay.<group>`); prefix bindings on the system id
-cover all of them. That is why no system id may be a prefix of another: a prefix binding of
-`bapenda.sip` would also match `bapenda.sipd`'s groups.
+whole policy (deny by default). A consumer reads an agreement that grants part of an event from
+its grant topic `bus.grant.<system id>.<topic>` (bus.projection), never the source topic. The
+principal of a system is `User:<system id>`, its consumer groups are `<system id>` or start with
+it (`bapenda.sipd.izin`), and the reliability path's topics and groups are named after the group
+(`bus.retry.<group>.<n>`, `bus.dlq.<group>`, groups `bus.retry.<group>` and
+`bus.dlq-replay.<group>`); prefix bindings on the system id cover all of them. That is why no
+system id may be a prefix of another: a prefix binding of `bapenda.sip` would also match
+`bapenda.sipd`'s groups.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from enum import IntEnum
 from bus.acl.principals import BUS_PRINCIPAL, principal_of
 from bus.catalog import Catalog
 from bus.errors import CatalogError
+from bus.projection.grants import grant_of, projected_grants
 
 
 class ResourceType(IntEnum):
@@ -115,14 +118,12 @@ def acl_bindings(
         allow(owner, cluster, literal, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
     for sub in catalog.subscriptions:
         reader = principal_of(sub.system)
-        allow(
-            reader,
-            topic,
-            literal,
-            catalog.event_type(sub.event_type).topic,
-            Operation.READ,
-            Operation.DESCRIBE,
-        )
+        # A partial agreement is read from its grant topic, which holds the granted fields
+        # only (written by `bus project`); the source topic stays closed to that system.
+        grant = grant_of(catalog, sub.system, sub.event_type)
+        source = catalog.event_type(sub.event_type).topic
+        readable = source if grant is None else grant.topic
+        allow(reader, topic, literal, readable, Operation.READ, Operation.DESCRIBE)
     for system_id in sorted({sub.system for sub in catalog.subscriptions}):
         reader = principal_of(system_id)
         # Its consumer groups, its retry lane's groups and its DLQ replay cursors.
@@ -146,6 +147,10 @@ def acl_bindings(
         # the bus's own topics under their own groups.
         for et in catalog.event_types:
             allow(bus_principal, topic, literal, et.topic, Operation.WRITE, Operation.DESCRIBE)
+        # The projector reads the source topics of partial agreements (its grant topics and
+        # group are under `bus.`).
+        for grant in projected_grants(catalog):
+            allow(bus_principal, topic, literal, grant.event_type.topic, Operation.READ)
         allow(bus_principal, cluster, literal, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
         allow(
             bus_principal,

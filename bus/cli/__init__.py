@@ -14,6 +14,7 @@ from bus.cli.keys import keys_app
 from bus.cli.lag import lag
 from bus.cli.monitor import monitor
 from bus.cli.outbox import outbox_app
+from bus.cli.project import project
 from bus.cli.topics import topics_app
 from bus.cli.trace import trace
 
@@ -34,6 +35,7 @@ app.add_typer(acl_app, name="acl")
 app.command()(dev)
 app.command()(lag)
 app.command()(monitor)
+app.command()(project)
 app.command()(trace)
 
 
