@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = ["CertificateAuthority", "IssuedCertificate"]
@@ -49,13 +50,22 @@ class IssuedCertificate:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
-    def keystore_pem(self, password: bytes, chain: Sequence[x509.Certificate] = ()) -> bytes:
-        """A Kafka PEM keystore (`ssl.keystore.type=PEM`): the encrypted key, then the chain.
+    def keystore_pkcs12(
+        self, password: bytes, chain: Sequence[x509.Certificate] = (), alias: str = "kafka"
+    ) -> bytes:
+        """A PKCS#12 keystore (Kafka's `ssl.keystore.type=PKCS12`): the key and its chain.
 
-        Kafka reads a PEM key file only if it is encrypted PKCS#8 (`ssl.key.password`)."""
-        certificates = [self.certificate, *chain]
-        return self.key_pem(password) + b"".join(
-            c.public_bytes(serialization.Encoding.PEM) for c in certificates
+        Kafka's PEM keystores need an encrypted PKCS#8 key, and the JVM cannot read the PBES2
+        encryption `cryptography` writes there; PKCS#12 with PBES2/AES it reads."""
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(50_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password)
+        )
+        return pkcs12.serialize_key_and_certificates(
+            alias.encode(), self.key, self.certificate, list(chain) or None, encryption
         )
 
     def write(self, directory: Path, name: str, password: bytes | None = None) -> None:

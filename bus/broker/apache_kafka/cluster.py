@@ -215,10 +215,12 @@ class KafkaCluster:
         listener: str = "PLAINTEXT",
         controller_protocol: str = "PLAINTEXT",
         format_args: Sequence[str] = (),
+        client_options: Mapping[str, object] | None = None,
     ) -> None:
         """`listener` names the client (and inter-broker) listener and its security protocol
         (SSL, SASL_SSL, ...), `controller_protocol` the controller listener's; their settings
-        go in `overrides`. `format_args` are added to `kafka-storage format` (`--add-scram`)."""
+        go in `overrides`. `format_args` are added to `kafka-storage format` (`--add-scram`);
+        `client_options` (TLS context, SASL user) let the readiness check connect."""
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
         if installation is None:
@@ -232,6 +234,7 @@ class KafkaCluster:
         self.listener = listener
         self.controller_protocol = controller_protocol
         self.format_args = list(format_args)
+        self.client_options = dict(client_options or {})
         self.startup_timeout_s = startup_timeout_s
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="opd-bus-kafka-"))
@@ -291,7 +294,8 @@ class KafkaCluster:
             # Ask each node itself: a restarted node is ready when it answers, not when the
             # others still list it from before it went down.
             if all(port_open(self.host, node.port) for node in running) and all(
-                asyncio.run(_listed_nodes(node.address)) >= len(running) for node in running
+                asyncio.run(_listed_nodes(node.address, self.client_options)) >= len(running)
+                for node in running
             ):
                 return
             if time.monotonic() > deadline:
@@ -329,12 +333,14 @@ class KafkaCluster:
         self.stop()
 
 
-async def _listed_nodes(bootstrap_servers: str) -> int:
+async def _listed_nodes(bootstrap_servers: str, options: Mapping[str, object]) -> int:
     """How many brokers the cluster's Metadata lists right now (0 if it does not answer)."""
     from aiokafka.client import AIOKafkaClient
     from aiokafka.errors import KafkaError
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    client = AIOKafkaClient(
+        **{**options, "bootstrap_servers": bootstrap_servers, "request_timeout_ms": 5000}
+    )
     try:
         await client.bootstrap()
         return len(client.cluster.brokers())
