@@ -18,7 +18,17 @@ from bus.errors import BrokerUnavailableError, SecuritySettingsError
 
 def unreachable(settings: BusSettings, exc: BaseException) -> BrokerUnavailableError:
     """The error every component raises when the cluster cannot be reached."""
-    return BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}")
+    hint = ""
+    if settings.security_protocol != "PLAINTEXT":
+        # aiokafka reports a refused TLS handshake or SASL login as "Unable to bootstrap".
+        who = f"user {settings.sasl_username!r}" if settings.sasl_username else "the client"
+        hint = (
+            f" ({settings.security_protocol}: if the brokers answer, they refused {who}; "
+            "check BUS_SASL_USERNAME and its password, BUS_SSL_CAFILE and BUS_SSL_CERTFILE)"
+        )
+    return BrokerUnavailableError(
+        f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}{hint}"
+    )
 
 
 def connection(settings: BusSettings) -> dict[str, Any]:
