@@ -81,6 +81,7 @@ class SecureCluster:
         workdir: Path,
         *,
         nodes: int = 1,
+        host: str = "127.0.0.1",
         port: int | None = None,
         installation: KafkaInstallation | None = None,
         heap: str = "512m",
@@ -93,7 +94,7 @@ class SecureCluster:
         key_password = secrets.token_urlsafe(24)
         ca = CertificateAuthority.create("OPD Bus dev CA")
         ca.write_ca(self.pki)
-        broker = ca.issue(BROKER_PRINCIPAL, hosts=["127.0.0.1", "localhost"])
+        broker = ca.issue(BROKER_PRINCIPAL, hosts=sorted({host, "127.0.0.1", "localhost"}))
         keystore = self.pki / "broker.keystore.p12"
         keystore.write_bytes(broker.keystore_pkcs12(key_password.encode(), [ca.certificate]))
         keystore.chmod(0o600)
@@ -104,6 +105,7 @@ class SecureCluster:
         ]
         self.kafka = KafkaCluster(
             nodes,
+            host=host,
             port=port,
             workdir=workdir / "kafka",
             installation=installation,
