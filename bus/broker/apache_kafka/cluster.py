@@ -116,8 +116,8 @@ class KafkaNode:
                 f"-Dlog4j2.configurationFile={_LOG4J}",
                 "kafka.tools.StorageTool",
                 "format",
-                "--cluster-id",
-                self.cluster.cluster_id,
+                # One argument: an id starting with "-" (1 in 64) would read as an option.
+                f"--cluster-id={self.cluster.cluster_id}",
                 "--config",
                 str(self.config_path),
                 "--ignore-formatted",
