@@ -7,6 +7,8 @@ import typer
 from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
 from bus.cli.catalog import catalog_app
+from bus.cli.certs import certs
+from bus.cli.credentials import credentials_app
 from bus.cli.dev import dev
 from bus.cli.dlq import dlq_app
 from bus.cli.ingress import ingress
@@ -32,6 +34,8 @@ app.add_typer(keys_app, name="keys")
 app.command()(ingress)
 app.add_typer(topics_app, name="topics")
 app.add_typer(acl_app, name="acl")
+app.add_typer(credentials_app, name="credentials")
+app.command()(certs)
 app.command()(dev)
 app.command()(lag)
 app.command()(monitor)

@@ -46,7 +46,7 @@ from bus.publish import Publisher
 from bus.reliability.naming import dlq_topic
 from bus.subscribe import Subscriber
 from bus.testing import end_offsets, read_to_end, wait_until
-from schemas import IzinTerbit, PkbDibayar
+from schemas import AsnMutasi, IzinTerbit, PkbDibayar
 from tests.conftest import running
 
 pytestmark = pytest.mark.integration
@@ -327,3 +327,40 @@ def test_bus_acl_plan_cli_reads_the_cluster_as_admin(secure: SecureCluster) -> N
     assert "0 to add" in done.stdout and "0 to remove" in done.stdout
     assert "No changes: the cluster's ACLs match the catalog." in done.stdout
     assert admin.sasl_password.get_secret_value() not in done.stdout + done.stderr
+
+
+async def test_bus_credentials_issue_gives_a_system_its_own_kafka_identity(
+    secure: SecureCluster, catalog: Catalog, tmp_path: Path
+) -> None:
+    admin = secure.settings_for(ADMIN_USER)
+    assert admin.sasl_password is not None and admin.ssl_cafile is not None
+    password_file = tmp_path / "bkd.simpeg.password"
+    env = {
+        **os.environ,
+        "BUS_BOOTSTRAP_SERVERS": secure.bootstrap_servers,
+        "BUS_SECURITY_PROTOCOL": "SASL_SSL",
+        "BUS_SSL_CAFILE": str(admin.ssl_cafile),
+        "BUS_SASL_MECHANISM": "SCRAM-SHA-512",
+        "BUS_ADMIN_SASL_USERNAME": ADMIN_USER,
+        "BUS_ADMIN_SASL_PASSWORD": admin.sasl_password.get_secret_value(),
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(Path(sys.executable).with_name("bus")), "credentials", "issue", "bkd.simpeg",
+         "--password-file", str(password_file)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "SCRAM user 'bkd.simpeg' set" in done.stderr
+
+    settings = as_system(secure, "bkd.simpeg").model_copy(
+        update={"sasl_password": None, "sasl_password_file": password_file}
+    )
+    settings = BusSettings.model_validate(settings.model_dump())  # reads the password file
+    async with Publisher("bkd.simpeg", catalog=catalog, settings=settings) as bkd:
+        delivered = await bkd.publish(AsnMutasi.model_validate(AsnMutasi.example))
+    assert delivered.topic == "bkd.asn.mutasi.v1"
+    # The password it had before no longer works.
+    with pytest.raises(BrokerUnavailableError):
+        async with clients.admin_session(as_system(secure, "bkd.simpeg")):
+            pass
