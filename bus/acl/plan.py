@@ -84,8 +84,9 @@ def plan_acls(desired: Iterable[AclBinding], current: ClusterAcls) -> AclPlan:
     )
 
 
-async def cluster_acls(settings: BusSettings) -> ClusterAcls:
-    """Every ACL binding on the cluster (DescribeAcls with a match-all filter)."""
+async def cluster_acls(settings: BusSettings, purpose: str = "read ACLs") -> ClusterAcls:
+    """Every ACL binding on the cluster (DescribeAcls with a match-all filter); errors say
+    `cannot <purpose>`."""
     where = settings.bootstrap_servers
     request = DescribeAclsRequest(_ANY, None, _ANY, None, None, _ANY, _ANY)
     async with clients.admin_session(settings) as admin:
@@ -93,12 +94,12 @@ async def cluster_acls(settings: BusSettings) -> ClusterAcls:
             response: Any = await admin._send_request(request)
         except (IncompatibleBrokerVersion, NotImplementedError) as exc:
             raise BrokerLimitationError(
-                f"cannot read ACLs: the broker at {where} does not implement DescribeAcls v1 "
+                f"cannot {purpose}: the broker at {where} does not implement DescribeAcls v1 "
                 f"(Kafka admin API 29) [{exc}]"
             ) from exc
     if response.error_code == SECURITY_DISABLED:
         raise NoAuthorizerError(
-            f"cannot read ACLs: the cluster at {where} has no authorizer (SECURITY_DISABLED). "
+            f"cannot {purpose}: the cluster at {where} has no authorizer (SECURITY_DISABLED). "
             f"{ENABLE_AUTHORIZER}"
         )
     if response.error_code:

@@ -70,7 +70,7 @@ def apply(
 ) -> None:
     """Create the missing bindings; remove the extra ones only with --allow-delete."""
     settings = _common.admin_settings()
-    found = _plan(settings, bus_principal)
+    found = _plan(settings, bus_principal, "apply ACLs")
     _show(found, settings)
     with _common.bus_errors():
         applied = asyncio.run(apply_acl_plan(found, settings, allow_delete=allow_delete))
@@ -86,10 +86,10 @@ def apply(
         )
 
 
-def _plan(settings: BusSettings, bus_principal: str) -> AclPlan:
+def _plan(settings: BusSettings, bus_principal: str, purpose: str = "read ACLs") -> AclPlan:
     desired = _bindings(bus_principal)
     with _common.bus_errors():
-        return plan_acls(desired, asyncio.run(cluster_acls(settings)))
+        return plan_acls(desired, asyncio.run(cluster_acls(settings, purpose)))
 
 
 def _show(found: AclPlan, settings: BusSettings) -> None:
