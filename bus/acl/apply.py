@@ -62,13 +62,7 @@ async def apply_acls(bindings: Sequence[AclBinding], settings: BusSettings) -> i
     response = await _send(CreateAcls(_binding(b) for b in bindings), settings, "CreateAcls v1", 30)
     results = response.creation_responses
     _check(results, bindings, settings, "CreateAcls")
-    problems = [
-        f"{binding}: {message or for_code(code).__name__}"
-        for binding, (code, message) in zip(bindings, results, strict=True)
-        if code != 0
-    ]
-    if problems:
-        raise BusError(f"the cluster refused {len(problems)} ACL bindings: {'; '.join(problems)}")
+    _refusals(bindings, results, "the cluster refused")
     log.info("acl bindings applied", count=len(bindings), cluster=settings.bootstrap_servers)
     return len(bindings)
 
@@ -80,15 +74,7 @@ async def remove_acls(bindings: Sequence[AclBinding], settings: BusSettings) -> 
     response = await _send(DeleteAcls(_binding(b) for b in bindings), settings, "DeleteAcls v1", 31)
     results = response.filter_responses
     _check(results, bindings, settings, "DeleteAcls")
-    problems = [
-        f"{binding}: {message or for_code(code).__name__}"
-        for binding, (code, message, _matching) in zip(bindings, results, strict=True)
-        if code != 0
-    ]
-    if problems:
-        raise BusError(
-            f"the cluster refused to delete {len(problems)} ACL bindings: {'; '.join(problems)}"
-        )
+    _refusals(bindings, results, "the cluster refused to delete")
     deleted = sum(len(matching) for _code, _message, matching in results)
     log.info("acl bindings removed", count=deleted, cluster=settings.bootstrap_servers)
     return deleted
@@ -125,6 +111,17 @@ def _check(
             f"cannot apply ACLs: the cluster at {where} has no authorizer (SECURITY_DISABLED). "
             f"{ENABLE_AUTHORIZER}"
         )
+
+
+def _refusals(bindings: Sequence[AclBinding], results: Sequence[Any], refused: str) -> None:
+    # Each result starts with (error code, error message), one per binding, in order.
+    problems = [
+        f"{binding}: {result[1] or for_code(result[0]).__name__}"
+        for binding, result in zip(bindings, results, strict=True)
+        if result[0] != 0
+    ]
+    if problems:
+        raise BusError(f"{refused} {len(problems)} ACL bindings: {'; '.join(problems)}")
 
 
 def _binding(binding: AclBinding) -> tuple[int, str, int, str, str, int, int]:

@@ -15,7 +15,6 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from bus.broker import clients
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.envelope import Envelope
@@ -23,7 +22,7 @@ from bus.projection import grant_topic
 from bus.projection.projector import Projector
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
-from bus.testing import wait_until
+from bus.testing import read_to_end, wait_until
 from schemas import IzinTerbit
 from tests.conftest import running
 
@@ -74,18 +73,8 @@ async def read_value(
     settings: BusSettings, topic: str, partition: int, key: bytes
 ) -> dict[str, Any]:
     """The JSON value of the record with `key` in one partition of `topic`."""
-    consumer = clients.consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        while await consumer.position(tp) < end:
-            for record in (await consumer.getmany(tp, timeout_ms=1000)).get(tp, []):
-                if record.key == key:
-                    value: dict[str, Any] = orjson.loads(record.value)
-                    return value
-        raise AssertionError(f"no record with key {key!r} in {topic}[{partition}]")
-    finally:
-        await consumer.stop()
+    records = await read_to_end(settings, {TopicPartition(topic, partition): 0})
+    found = [record for record in records if record.key == key]
+    assert len(found) == 1, f"{len(found)} records with key {key!r} in {topic}[{partition}]"
+    value: dict[str, Any] = orjson.loads(found[0].value)
+    return value

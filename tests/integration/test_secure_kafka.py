@@ -78,6 +78,21 @@ def as_system(secure: SecureCluster, user: str, **changes: Any) -> BusSettings:
     )
 
 
+def admin_environment(secure: SecureCluster) -> dict[str, str]:
+    """The environment of a `bus` command run by the operator (the admin principal)."""
+    admin = secure.settings_for(ADMIN_USER)
+    assert admin.sasl_password is not None
+    return {
+        **os.environ,
+        "BUS_BOOTSTRAP_SERVERS": secure.bootstrap_servers,
+        "BUS_SECURITY_PROTOCOL": "SASL_SSL",
+        "BUS_SSL_CAFILE": str(admin.ssl_cafile),
+        "BUS_SASL_MECHANISM": "SCRAM-SHA-512",
+        "BUS_ADMIN_SASL_USERNAME": ADMIN_USER,
+        "BUS_ADMIN_SASL_PASSWORD": admin.sasl_password.get_secret_value(),
+    }
+
+
 async def read_all(settings: BusSettings, topic: str) -> list[Any]:
     """Every record of `topic` now, read with `settings`' credentials (no group)."""
     return await read_to_end(
@@ -309,16 +324,8 @@ async def test_plan_is_empty_after_apply_and_access_stops_when_an_agreement_is_r
 
 def test_bus_acl_plan_cli_reads_the_cluster_as_admin(secure: SecureCluster) -> None:
     admin = secure.settings_for(ADMIN_USER)
-    assert admin.sasl_password is not None and admin.ssl_cafile is not None
-    env = {
-        **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": secure.bootstrap_servers,
-        "BUS_SECURITY_PROTOCOL": "SASL_SSL",
-        "BUS_SSL_CAFILE": str(admin.ssl_cafile),
-        "BUS_SASL_MECHANISM": "SCRAM-SHA-512",
-        "BUS_ADMIN_SASL_USERNAME": ADMIN_USER,
-        "BUS_ADMIN_SASL_PASSWORD": admin.sasl_password.get_secret_value(),
-    }
+    assert admin.sasl_password is not None
+    env = admin_environment(secure)
     done = subprocess.run(
         [str(Path(sys.executable).with_name("bus")), "acl", "plan"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -332,18 +339,8 @@ def test_bus_acl_plan_cli_reads_the_cluster_as_admin(secure: SecureCluster) -> N
 async def test_bus_credentials_issue_gives_a_system_its_own_kafka_identity(
     secure: SecureCluster, catalog: Catalog, tmp_path: Path
 ) -> None:
-    admin = secure.settings_for(ADMIN_USER)
-    assert admin.sasl_password is not None and admin.ssl_cafile is not None
     password_file = tmp_path / "bkd.simpeg.password"
-    env = {
-        **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": secure.bootstrap_servers,
-        "BUS_SECURITY_PROTOCOL": "SASL_SSL",
-        "BUS_SSL_CAFILE": str(admin.ssl_cafile),
-        "BUS_SASL_MECHANISM": "SCRAM-SHA-512",
-        "BUS_ADMIN_SASL_USERNAME": ADMIN_USER,
-        "BUS_ADMIN_SASL_PASSWORD": admin.sasl_password.get_secret_value(),
-    }
+    env = admin_environment(secure)
     done = await asyncio.to_thread(
         subprocess.run,
         [str(Path(sys.executable).with_name("bus")), "credentials", "issue", "bkd.simpeg",
