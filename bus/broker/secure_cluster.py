@@ -46,16 +46,23 @@ _SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
 
 
 def secure_broker_properties(
-    *, keystore: Path, key_password: str, truststore: Path, admin_password: str
+    *, keystore: Path, key_password: str, truststore: Path, admin_password: str | None
 ) -> dict[str, str]:
     """Server properties of a secure node, on top of the launcher's (listener `SASL_SSL`,
-    controller listener `SSL`); docker-compose.yml sets the same ones."""
+    controller listener `SSL`); docker-compose.yml sets the same ones. Without an admin
+    password the client listener is `SSL` and requires a client certificate (mTLS)."""
+    if admin_password is None:
+        authentication = {"ssl.client.auth": "required"}
+    else:
+        authentication = {
+            "sasl.enabled.mechanisms": MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": MECHANISM,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                f'{_SCRAM_LOGIN} required username="{ADMIN_USER}" password="{admin_password}";'
+            ),
+        }
     return {
-        "sasl.enabled.mechanisms": MECHANISM,
-        "sasl.mechanism.inter.broker.protocol": MECHANISM,
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
-            f'{_SCRAM_LOGIN} required username="{ADMIN_USER}" password="{admin_password}";'
-        ),
+        **authentication,
         "ssl.keystore.type": "PKCS12",
         "ssl.keystore.location": str(keystore),
         "ssl.keystore.password": key_password,
@@ -85,8 +92,12 @@ class SecureCluster:
         port: int | None = None,
         installation: KafkaInstallation | None = None,
         heap: str = "512m",
+        mtls: bool = False,
     ) -> None:
+        """`mtls`: clients authenticate with certificates (CN = user) on an SSL listener
+        instead of SCRAM on SASL_SSL."""
         self.catalog = catalog
+        self.mtls = mtls
         self.workdir = workdir
         self.pki = workdir / "pki"
         users = [ADMIN_USER, SERVICE_USER, *sorted(s.id for s in catalog.systems)]
@@ -99,6 +110,9 @@ class SecureCluster:
         keystore.write_bytes(broker.keystore_pkcs12(key_password.encode(), [ca.certificate]))
         keystore.chmod(0o600)
         self.cafile = self.pki / "ca.crt"
+        if mtls:
+            for user in users:
+                ca.issue(user, client=True).write(self.pki, user)
         scram = [
             f"{MECHANISM}=[name={user},password={password}]"
             for user, password in self.passwords.items()
@@ -110,15 +124,15 @@ class SecureCluster:
             workdir=workdir / "kafka",
             installation=installation,
             heap=heap,
-            listener="SASL_SSL",
+            listener="SSL" if mtls else "SASL_SSL",
             controller_protocol="SSL",
             overrides=secure_broker_properties(
                 keystore=keystore,
                 key_password=key_password,
                 truststore=self.cafile,
-                admin_password=self.passwords[ADMIN_USER],
+                admin_password=None if mtls else self.passwords[ADMIN_USER],
             ),
-            format_args=[arg for entry in scram for arg in ("--add-scram", entry)],
+            format_args=[] if mtls else [a for e in scram for a in ("--add-scram", e)],
         )
         admin = self.settings_for(ADMIN_USER)
         self.kafka.client_options = {
@@ -136,6 +150,16 @@ class SecureCluster:
 
     def client_settings(self, user: str) -> dict[str, Any]:
         """`BusSettings` fields that connect as `user`."""
+        if self.mtls:
+            return {
+                "bootstrap_servers": self.bootstrap_servers,
+                "security_protocol": "SSL",
+                "ssl_cafile": self.cafile,
+                "ssl_certfile": self.pki / f"{user}.crt",
+                "ssl_keyfile": self.pki / f"{user}.key",
+                "admin_ssl_certfile": self.pki / f"{ADMIN_USER}.crt",
+                "admin_ssl_keyfile": self.pki / f"{ADMIN_USER}.key",
+            }
         return {
             "bootstrap_servers": self.bootstrap_servers,
             "security_protocol": "SASL_SSL",
