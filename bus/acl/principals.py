@@ -4,6 +4,7 @@
     system_of("User:bapenda.sipd")         # "bapenda.sipd"; None for the bus's own principal
     credential_principal(settings)         # "User:bapenda.sipd" from SASL user or mTLS CN
     check_identity(settings, "dinkes.sikda")   # IdentityMismatchError: credentials differ
+    check_identity(settings, "bapenda.sipd", group="sipd")   # not under its id: refused
 
 A system authenticates as `User:<system id>`: its SCRAM user name is its system id, or its
 client certificate's common name is (the brokers map a certificate's DN to its CN with
@@ -59,13 +60,19 @@ def credential_principal(settings: BusSettings) -> str | None:
     return None
 
 
-def check_identity(settings: BusSettings, system_id: str) -> None:
-    """Refuse to act as `system_id` with another system's credentials (the bus's own may)."""
+def check_identity(settings: BusSettings, system_id: str, group: str | None = None) -> None:
+    """Refuse to act as `system_id` with another system's credentials (the bus's own may),
+    and, for a consumer `group`, a group id the system's ACLs do not cover."""
     principal = credential_principal(settings)
     if principal is None or principal == BUS_PRINCIPAL:
         return
     if system_of(principal) != system_id:
         raise IdentityMismatchError(system_id, principal)
+    if group is not None and group != system_id and not group.startswith(f"{system_id}."):
+        raise SecuritySettingsError(
+            f"consumer group {group!r} of system {system_id!r} must be {system_id!r} or start "
+            f"with '{system_id}.': the broker lets a system join only groups under its id"
+        )
 
 
 def _common_name(settings: BusSettings) -> str:

@@ -191,7 +191,7 @@ class Subscriber:
         """Join the consumer group; raises `BrokerUnavailableError` if Kafka cannot be reached."""
         if not self._handlers:
             raise BusError(f"subscriber {self.group!r} has no handlers; register one first")
-        check_identity(self.settings, self.system.id)
+        check_identity(self.settings, self.system.id, self.group)
         try:
             await ensure_failure_topics(self.group, self.topics, self.retry.stages, self.settings)
         except KafkaError as exc:

@@ -233,3 +233,19 @@ def test_own_credentials_and_the_bus_service_pass(pki: Path) -> None:
     check_identity(secure(pki), "bapenda.sipd")
     check_identity(secure(pki, sasl_username="opd-bus"), "dpmptsp.sicantik")
     check_identity(BusSettings(), "dpmptsp.sicantik")  # PLAINTEXT names nobody
+
+
+async def test_a_subscriber_group_outside_its_system_id_fails_at_start(pki: Path) -> None:
+    subscriber = Subscriber("bapenda.sipd", group="sipd-izin", settings=secure(pki))
+
+    @subscriber.handler(IzinTerbit)
+    async def on_izin(izin: IzinTerbit) -> None:
+        raise AssertionError("never started")
+
+    with pytest.raises(SecuritySettingsError) as refused:
+        await subscriber.start()
+
+    assert str(refused.value) == (
+        "consumer group 'sipd-izin' of system 'bapenda.sipd' must be 'bapenda.sipd' or start "
+        "with 'bapenda.sipd.': the broker lets a system join only groups under its id"
+    )
