@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Settings that a running `bus dev` shares with other commands started in the same folder.
@@ -44,10 +45,12 @@ class BusSettings(BaseSettings):
     # `.bus/dev/bus.env` is written by a running `bus dev` (its broker, database and the settings
     # its broker needs) and removed when it stops, so that other terminals in the same folder
     # use that bus with nothing set by hand; `.env` and the environment take precedence over it.
+    # hide_input_in_errors: a refused setting's message must not echo the environment (passwords).
     model_config = SettingsConfigDict(
         env_prefix="BUS_",
         env_file=tuple(f for f in (running_dev_settings(), ".env") if f is not None),
         extra="ignore",
+        hide_input_in_errors=True,
     )
 
     bootstrap_servers: str = Field(
@@ -64,10 +67,53 @@ class BusSettings(BaseSettings):
         default=0.6, ge=0, le=1, description="Similarity from which event types overlap."
     )
     client_id: str = Field(default="opd-bus", description="Kafka client id prefix.")
+
+    # Security (docs/security.md): TLS to the broker, and the credentials that are the
+    # client's identity. Secrets are SecretStr (never printed) and may come from files.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
+    ssl_cafile: Path | None = Field(
+        default=None, description="CA certificate(s), PEM, that signed the brokers' certificates."
+    )
+    ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate, PEM, for mutual TLS (the mTLS identity)."
+    )
+    ssl_keyfile: Path | None = Field(default=None, description="Private key of ssl_certfile.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted ssl_keyfile."
+    )
+    ssl_key_password_file: Path | None = Field(
+        default=None, description="File holding ssl_key_password (a mounted secret)."
+    )
+    ssl_check_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names its host."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = Field(
+        default=None, description="SASL user: the system id the client acts as (or opd-bus)."
+    )
+    sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = Field(
+        default=None, description="File holding sasl_password (a mounted secret)."
+    )
+    admin_sasl_username: str | None = Field(
+        default=None, description="SASL user of `bus` commands that administer the cluster."
+    )
+    admin_sasl_password: SecretStr | None = None
+    admin_sasl_password_file: Path | None = Field(
+        default=None, description="File holding admin_sasl_password (a mounted secret)."
+    )
+    admin_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate of the admin principal (mTLS)."
+    )
+    admin_ssl_keyfile: Path | None = Field(default=None, description="Its private key.")
+
+    grant_topics: bool | None = Field(
+        default=None,
+        description=(
+            "Subscribers read partial agreements from their grant topics (bus.grant.<system>."
+            "<topic>, written by `bus project`); default: when authenticated as a system."
+        ),
+    )
 
     # Producer
     producer_acks: Literal["all", "1", "0"] = Field(
@@ -154,6 +200,32 @@ class BusSettings(BaseSettings):
             "every request; a revoked key is forgotten at once (LISTEN/NOTIFY). 0: always ask."
         ),
     )
+    # Hardening: a client costs at most a few MB and holds nothing for long (docs/security.md).
+    ingress_max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers), 431.",
+    )
+    ingress_max_headers: int = Field(
+        default=100, ge=10, description="Most headers a request has, 431."
+    )
+    ingress_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a request's head (408)."
+    )
+    ingress_max_connections: int = Field(
+        default=2048,
+        ge=1,
+        description="Open connections and requests before the ingress answers 503.",
+    )
+    ingress_auth_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed authentications per client address per window (429)."
+    )
+    ingress_auth_failures_per_key: int = Field(
+        default=10, ge=1, description="Failed authentications per API key id per window (429)."
+    )
+    ingress_auth_window_s: float = Field(
+        default=60.0, gt=0, description="Window of the failed-authentication limits."
+    )
     monitor_host: str = "127.0.0.1"
     monitor_port: int = 8081
     database_dsn: str | None = Field(
@@ -194,15 +266,33 @@ class BusSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
-    def kafka_common(self) -> dict[str, object]:
-        """Connection keyword arguments shared by every aiokafka client."""
-        options: dict[str, object] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-            "request_timeout_ms": self.request_timeout_ms,
-        }
-        if self.sasl_mechanism:
-            options["sasl_mechanism"] = self.sasl_mechanism
-            options["sasl_plain_username"] = self.sasl_username
-            options["sasl_plain_password"] = self.sasl_password
-        return options
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> Self:
+        for name in ("ssl_key_password", "sasl_password", "admin_sasl_password"):
+            path: Path | None = getattr(self, f"{name}_file")
+            if path is not None and getattr(self, name) is None:
+                setattr(self, name, SecretStr(_read_secret(path, f"BUS_{name.upper()}_FILE")))
+        return self
+
+    def as_admin(self) -> BusSettings:
+        """These settings with the admin principal's credentials, for `bus` admin commands."""
+        update: dict[str, object] = {}
+        if self.admin_sasl_username:
+            update |= {
+                "sasl_username": self.admin_sasl_username,
+                "sasl_password": self.admin_sasl_password,
+            }
+        if self.admin_ssl_certfile:
+            update |= {
+                "ssl_certfile": self.admin_ssl_certfile,
+                "ssl_keyfile": self.admin_ssl_keyfile,
+            }
+        return self.model_copy(update=update) if update else self
+
+
+def _read_secret(path: Path, setting: str) -> str:
+    """A secret file's content without its trailing newline; the error names the file only."""
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{setting}: cannot read {path}: {exc.strerror}") from None

@@ -99,6 +99,33 @@ class NoAgreementError(AuthorizationError):
         )
 
 
+class IdentityMismatchError(AuthorizationError):
+    """A Publisher or Subscriber claims a system other than the one its credentials name."""
+
+    def __init__(self, claimed: str, principal: str) -> None:
+        self.claimed, self.principal = claimed, principal
+        super().__init__(
+            f"this client claims system {claimed!r} but its credentials authenticate as "
+            f"{principal!r}; a system acts only with its own credentials (set BUS_SASL_USERNAME "
+            "and its password, or BUS_SSL_CERTFILE, to that system's)"
+        )
+
+
+class AuthenticationThrottledError(AuthorizationError):
+    """Too many failed authentications from this address or for this key id; retry later."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed authentications from this address or for this key; "
+            f"retry in {retry_after_s} s with a valid key"
+        )
+
+
+class SecuritySettingsError(BusError):
+    """TLS or SASL settings are incomplete or their files cannot be used."""
+
+
 class BrokerUnavailableError(BusError):
     """The Kafka cluster could not be reached or did not acknowledge in time."""
 

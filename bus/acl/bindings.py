@@ -1,15 +1,17 @@
 """The Kafka ACL bindings the catalog implies: who may write, read and join what; nothing else.
 
     for binding in acl_bindings(catalog):
-        print(binding)      # User:bapenda.sipd ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1
+        print(binding)      # User:bpkad.sipkd ALLOW READ TOPIC LITERAL bapenda.pkb.dibayar.v1
 
 Kafka with an authorizer denies every operation no ACL allows, so these ALLOW bindings are the
-whole policy (deny by default). The principal of a system is `User:<system id>`, its consumer
-groups are `<system id>` or start with it (`bapenda.sipd.izin`), and the reliability path's
-topics and groups are named after the group (`bus.retry.<group>.<n>`, `bus.dlq.<group>`,
-groups `bus.retry.<group>` and `bus.dlq-replay.<group>`); prefix bindings on the system id
-cover all of them. That is why no system id may be a prefix of another: a prefix binding of
-`bapenda.sip` would also match `bapenda.sipd`'s groups.
+whole policy (deny by default). A consumer reads an agreement that grants part of an event from
+its grant topic `bus.grant.<system id>.<topic>` (bus.projection), never the source topic. The
+principal of a system is `User:<system id>`, its consumer groups are `<system id>` or start with
+it (`bapenda.sipd.izin`), and the reliability path's topics and groups are named after the group
+(`bus.retry.<group>.<n>`, `bus.dlq.<group>`, groups `bus.retry.<group>` and
+`bus.dlq-replay.<group>`); prefix bindings on the system id cover all of them. That is why no
+system id may be a prefix of another: a prefix binding of `bapenda.sip` would also match
+`bapenda.sipd`'s groups.
 """
 
 from __future__ import annotations
@@ -19,19 +21,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from bus.acl.principals import BUS_PRINCIPAL, principal_of
 from bus.catalog import Catalog
 from bus.errors import CatalogError
-
-#: The principal of the bus's own services: HTTP ingress, outbox relay, monitor, DLQ tools.
-BUS_PRINCIPAL = "User:opd-bus"
+from bus.projection.grants import grant_of, projected_grants
 
 
 class ResourceType(IntEnum):
-    """Kafka ACL resource types (protocol codes)."""
+    """Kafka ACL resource types (protocol codes); the bus grants on the first three."""
 
     TOPIC = 2
     GROUP = 3
     CLUSTER = 4
+    TRANSACTIONAL_ID = 5
+    DELEGATION_TOKEN = 6
+    USER = 7
 
 
 class PatternType(IntEnum):
@@ -42,13 +46,21 @@ class PatternType(IntEnum):
 
 
 class Operation(IntEnum):
-    """Kafka ACL operations (protocol codes) the bus grants."""
+    """Kafka ACL operations (protocol codes); a cluster may hold any of them."""
 
+    ALL = 2
     READ = 3
     WRITE = 4
     CREATE = 5
+    DELETE = 6
+    ALTER = 7
     DESCRIBE = 8
+    CLUSTER_ACTION = 9
+    DESCRIBE_CONFIGS = 10
+    ALTER_CONFIGS = 11
     IDEMPOTENT_WRITE = 12
+    CREATE_TOKENS = 13
+    DESCRIBE_TOKENS = 14
 
 
 #: Kafka's permission type ALLOW; the bus never writes DENY bindings (no ACL already denies).
@@ -85,11 +97,6 @@ class AclBinding:
         }
 
 
-def principal_of(system_id: str) -> str:
-    """The Kafka principal a system authenticates as."""
-    return f"User:{system_id}"
-
-
 def acl_bindings(
     catalog: Catalog, *, bus_principal: str | None = BUS_PRINCIPAL
 ) -> list[AclBinding]:
@@ -111,14 +118,12 @@ def acl_bindings(
         allow(owner, cluster, literal, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
     for sub in catalog.subscriptions:
         reader = principal_of(sub.system)
-        allow(
-            reader,
-            topic,
-            literal,
-            catalog.event_type(sub.event_type).topic,
-            Operation.READ,
-            Operation.DESCRIBE,
-        )
+        # A partial agreement is read from its grant topic, which holds the granted fields
+        # only (written by `bus project`); the source topic stays closed to that system.
+        grant = grant_of(catalog, sub.system, sub.event_type)
+        source = catalog.event_type(sub.event_type).topic
+        readable = source if grant is None else grant.topic
+        allow(reader, topic, literal, readable, Operation.READ, Operation.DESCRIBE)
     for system_id in sorted({sub.system for sub in catalog.subscriptions}):
         reader = principal_of(system_id)
         # Its consumer groups, its retry lane's groups and its DLQ replay cursors.
@@ -142,6 +147,10 @@ def acl_bindings(
         # the bus's own topics under their own groups.
         for et in catalog.event_types:
             allow(bus_principal, topic, literal, et.topic, Operation.WRITE, Operation.DESCRIBE)
+        # The projector reads the source topics of partial agreements (its grant topics and
+        # group are under `bus.`).
+        for grant in projected_grants(catalog):
+            allow(bus_principal, topic, literal, grant.event_type.topic, Operation.READ)
         allow(bus_principal, cluster, literal, "kafka-cluster", Operation.IDEMPOTENT_WRITE)
         allow(
             bus_principal,

@@ -11,13 +11,44 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from bus.broker.tls import ssl_context
 from bus.config import BusSettings
-from bus.errors import BrokerUnavailableError
+from bus.errors import BrokerUnavailableError, SecuritySettingsError
 
 
 def unreachable(settings: BusSettings, exc: BaseException) -> BrokerUnavailableError:
     """The error every component raises when the cluster cannot be reached."""
-    return BrokerUnavailableError(f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}")
+    hint = ""
+    if settings.security_protocol != "PLAINTEXT":
+        # aiokafka reports a refused TLS handshake or SASL login as "Unable to bootstrap".
+        who = f"user {settings.sasl_username!r}" if settings.sasl_username else "the client"
+        hint = (
+            f" ({settings.security_protocol}: if the brokers answer, they refused {who}; "
+            "check BUS_SASL_USERNAME and its password, BUS_SSL_CAFILE and BUS_SSL_CERTFILE)"
+        )
+    return BrokerUnavailableError(
+        f"cannot reach Kafka at {settings.bootstrap_servers}: {exc}{hint}"
+    )
+
+
+def connection(settings: BusSettings) -> dict[str, Any]:
+    """Connection keyword arguments shared by every aiokafka client: address, TLS, SASL."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.security_protocol,
+        "request_timeout_ms": settings.request_timeout_ms,
+        "ssl_context": ssl_context(settings),
+    }
+    if settings.security_protocol.startswith("SASL_"):
+        if not (settings.sasl_mechanism and settings.sasl_username and settings.sasl_password):
+            raise SecuritySettingsError(
+                f"BUS_SECURITY_PROTOCOL={settings.security_protocol} needs BUS_SASL_MECHANISM, "
+                "BUS_SASL_USERNAME and BUS_SASL_PASSWORD (or BUS_SASL_PASSWORD_FILE)"
+            )
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    return options
 
 
 @contextlib.asynccontextmanager
@@ -55,7 +86,7 @@ async def _cluster_answers(settings: BusSettings) -> bool:
     """True if the cluster answers a metadata request: it is reachable."""
     from aiokafka.client import AIOKafkaClient
 
-    client = AIOKafkaClient(**{**settings.kafka_common(), "request_timeout_ms": 5000})
+    client = AIOKafkaClient(**{**connection(settings), "request_timeout_ms": 5000})
     try:
         await client.bootstrap()
         return True
@@ -91,7 +122,7 @@ def producer(settings: BusSettings, **overrides: Any) -> AIOKafkaProducer:
         settings.producer_acks if settings.producer_acks == "all" else int(settings.producer_acks)
     )
     options: dict[str, Any] = {
-        **settings.kafka_common(),
+        **connection(settings),
         "client_id": f"{settings.client_id}-producer",
         "acks": acks,
         "enable_idempotence": settings.producer_idempotence,
@@ -110,7 +141,7 @@ def consumer(
 ) -> AIOKafkaConsumer:
     """A consumer that never auto-commits: the bus commits after the effect is durable."""
     options: dict[str, Any] = {
-        **settings.kafka_common(),
+        **connection(settings),
         "client_id": f"{settings.client_id}-consumer",
         "group_id": group_id,
         "enable_auto_commit": False,
@@ -127,7 +158,7 @@ def consumer(
 def admin(settings: BusSettings, **overrides: Any) -> AIOKafkaAdminClient:
     """An admin client for topic and ACL management."""
     options: dict[str, Any] = {
-        **settings.kafka_common(),
+        **connection(settings),
         "client_id": f"{settings.client_id}-admin",
     }
     options.update(overrides)

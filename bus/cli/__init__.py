@@ -10,6 +10,8 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from bus.cli.acl import acl_app
 from bus.cli.adapter import adapter_app
 from bus.cli.catalog import catalog_app
+from bus.cli.certs import certs
+from bus.cli.credentials import credentials_app
 from bus.cli.dev import dev
 from bus.cli.dlq import dlq_app
 from bus.cli.ingress import ingress
@@ -17,6 +19,7 @@ from bus.cli.keys import keys_app
 from bus.cli.lag import lag
 from bus.cli.monitor import monitor
 from bus.cli.outbox import outbox_app
+from bus.cli.project import project
 from bus.cli.topics import topics_app
 from bus.cli.trace import trace
 
@@ -67,9 +70,12 @@ app.add_typer(keys_app, name="keys")
 app.command()(ingress)
 app.add_typer(topics_app, name="topics")
 app.add_typer(acl_app, name="acl")
+app.add_typer(credentials_app, name="credentials")
+app.command()(certs)
 app.command()(dev)
 app.command()(lag)
 app.command()(monitor)
+app.command()(project)
 app.command()(trace)
 
 

@@ -35,9 +35,26 @@ log = get_logger("bus.cli")
 
 def settings() -> BusSettings:
     """Settings from the environment, with logging configured from them."""
-    loaded = BusSettings()
+    from pydantic import ValidationError
+
+    try:
+        loaded = BusSettings()
+    except ValidationError as exc:  # one line per setting, never the value (it may be a secret)
+        for problem in exc.errors(include_input=False):
+            where = (
+                "BUS_" + "_".join(str(p) for p in problem["loc"]).upper()
+                if problem["loc"]
+                else "settings"
+            )
+            err.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
+        raise typer.Exit(1) from None
     configure_logging(loaded.log_format, loaded.log_level)
     return loaded
+
+
+def admin_settings() -> BusSettings:
+    """Settings of a command that administers the cluster: the admin principal's credentials."""
+    return settings().as_admin()
 
 
 def catalog(loaded: BusSettings) -> Catalog:

@@ -47,6 +47,13 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
     ingress: Annotated[
         bool, typer.Option(help="Serve the HTTP ingress on BUS_INGRESS_PORT (8080).")
     ] = True,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            help="Apache Kafka as production runs it: SASL_SSL, ACLs, a SCRAM user per system "
+            "(credentials in .bus/dev/credentials.json)."
+        ),
+    ] = False,
 ) -> None:
     """Start a broker, create the catalog's topics and run the live demo."""
     settings = _common.settings()
@@ -66,7 +73,13 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
         demo=demo,
         rate=rate,
         database=ingress,
+        secure=secure,
     )
+    if secure and (broker == "tansu" or bootstrap):
+        _common.err.print(
+            "[bold red]error:[/] --secure starts its own Apache Kafka (--broker kafka)"
+        )
+        raise typer.Exit(1)
     if monitor:
         options.extra_parts.append(monitor_part(catalog, console, ingress=ingress))
     if ingress:

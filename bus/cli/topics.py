@@ -18,7 +18,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @topics_app.command("plan")
 def plan(as_json: JsonOption = False) -> None:
     """Print what `bus topics apply` would change; exit 1 if a change needs --allow-delete."""
-    settings = _common.settings()
+    settings = _common.admin_settings()
     catalog = _common.catalog(settings)
     with _common.bus_errors():
         found = asyncio.run(plan_topics(catalog.event_types, settings))
@@ -45,7 +45,7 @@ def apply(
     ] = False,
 ) -> None:
     """Create topics, alter configs and add partitions so the broker matches the catalog."""
-    settings = _common.settings()
+    settings = _common.admin_settings()
     catalog = _common.catalog(settings)
     with _common.bus_errors():
         found = asyncio.run(plan_topics(catalog.event_types, settings))

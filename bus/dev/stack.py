@@ -22,11 +22,13 @@ from pathlib import Path
 from rich.markup import escape
 
 from bus.broker.local import LocalBroker, Preference, choose_broker
+from bus.broker.secure_cluster import SecureCluster
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
 from bus.config import DEV_SETTINGS_FILE, BusSettings
 from bus.dev.console import DevConsole
 from bus.dev.demo import DEMO_SUBSCRIBERS, demo_subscriber, publish_licences
+from bus.dev.secure import secure_broker, service_settings
 from bus.publish import Publisher
 
 #: A part of the stack: runs with the stack's settings until `stop` is set.
@@ -47,6 +49,9 @@ class DevOptions:
     #: Start an embedded PostgreSQL for the parts that need one, unless BUS_DATABASE_DSN is set.
     database: bool = True
     extra_parts: list[Part] = field(default_factory=list)
+    #: `--secure`: Apache Kafka with SASL_SSL, ACLs and a user per system (bus.dev.secure).
+    secure: bool = False
+    cluster: SecureCluster | None = None
 
 
 async def run_dev(
@@ -58,14 +63,14 @@ async def run_dev(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    async with _broker(options, console) as update:
+    async with _broker(options, catalog, console) as update:
         settings = settings.model_copy(update=update)
         async with _database(options, settings, console, stop) as dsn:
             if dsn is None and options.database and not settings.database_dsn:
                 return  # Ctrl-C while the database was starting
             settings = settings.model_copy(update={"database_dsn": dsn})
             with _shared_settings(settings, console):
-                created = await ensure_topics(catalog.event_types, settings)
+                created = await ensure_topics(catalog.event_types, settings.as_admin())
                 console.say(
                     "dev.topics",
                     f"[bold]topics[/] {len(catalog.event_types)} in catalog, "
@@ -74,16 +79,27 @@ async def run_dev(
                     created=len(created),
                 )
                 parts = [part(settings, stop) for part in options.extra_parts]
+                if options.cluster is not None:
+                    parts.append(_projector(settings, catalog, stop))
                 if options.demo:
-                    parts.append(_demo(settings, catalog, options.rate, stop, console))
+                    parts.append(_demo(options, settings, catalog, stop, console))
                 console.say("dev.running", "[bold]running[/]: Ctrl-C stops everything")
                 await asyncio.gather(*parts, stop.wait())
     console.say("dev.stopped", "[bold]stopped[/]")
 
 
 @contextlib.asynccontextmanager
-async def _broker(options: DevOptions, console: DevConsole) -> AsyncIterator[dict[str, object]]:
+async def _broker(
+    options: DevOptions, catalog: Catalog, console: DevConsole
+) -> AsyncIterator[dict[str, object]]:
     """Start the chosen broker (or use `--bootstrap`); yields the settings its clients need."""
+    if options.secure:
+        async with secure_broker(
+            options.host, options.port, options.nodes, catalog, console
+        ) as cluster:
+            options.cluster = cluster
+            yield service_settings(cluster)
+        return
     if options.external_bootstrap:
         console.say(
             "dev.broker",
@@ -155,6 +171,14 @@ def _shared_settings(settings: BusSettings, console: DevConsole) -> Iterator[Non
             "producer_idempotence",
             "consumer_session_timeout_ms",
             "consumer_heartbeat_interval_ms",
+            # --secure: the bus's own user and the admin, with their passwords in files.
+            "security_protocol",
+            "ssl_cafile",
+            "sasl_mechanism",
+            "sasl_username",
+            "sasl_password_file",
+            "admin_sasl_username",
+            "admin_sasl_password_file",
         }
     )
     lines += [
@@ -181,15 +205,30 @@ def _shared_settings(settings: BusSettings, console: DevConsole) -> Iterator[Non
                 path.unlink()
 
 
+async def _projector(settings: BusSettings, catalog: Catalog, stop: asyncio.Event) -> None:
+    from bus.projection.projector import Projector
+
+    async with Projector(settings, catalog) as projector:
+        await projector.run(stop)
+
+
 async def _demo(
+    options: DevOptions,
     settings: BusSettings,
     catalog: Catalog,
-    rate: float,
     stop: asyncio.Event,
     console: DevConsole,
 ) -> None:
+    cluster, rate = options.cluster, options.rate
+    # --secure: each demo subscriber connects as its own system, as it would in production.
     subscribers = [
-        demo_subscriber(system, action, catalog, settings, console)
+        demo_subscriber(
+            system,
+            action,
+            catalog,
+            settings if cluster is None else cluster.settings_for(system, settings),
+            console,
+        )
         for system, action in DEMO_SUBSCRIBERS.items()
     ]
     await asyncio.gather(*(subscriber.start() for subscriber in subscribers))

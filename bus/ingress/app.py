@@ -32,6 +32,7 @@ from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, SchemaValidationError
 from bus.ingress.answers import metrics
+from bus.ingress.guard import RefuseNulPaths
 from bus.ingress.openapi import openapi_document
 from bus.ingress.problems import (
     DATABASE_UNAVAILABLE,
@@ -111,6 +112,7 @@ def create_app(
     app.add_exception_handler(OSError, _database_down)
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(RequestLog)
+    app.add_middleware(RefuseNulPaths)
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     for router in (events_router, deliveries_router, health_router, problems_router):
         app.include_router(router)

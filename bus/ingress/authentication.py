@@ -9,6 +9,10 @@ for at most `remember_s` seconds. The `bus_api_keys` table NOTIFYs every change 
 (`bus.ingress.keys`), and a dedicated connection LISTENs: a revoked key is forgotten as soon as
 the revocation commits. While that connection is down nothing is remembered, so a revocation
 can never be missed; every request then asks the database, as with `remember_s=0`.
+
+With a `FailureThrottle`, a token that is not remembered is refused without a database lookup
+(`AuthenticationThrottledError`) once its client address or key id has failed too often,
+unless that very token checked out within the last hour: guessers cannot lock publishers out.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any
 
 import asyncpg
 
+from bus.errors import AuthenticationThrottledError
 from bus.ingress import keys
+from bus.ingress.throttle import FailureThrottle
 from bus.logging import get_logger
 
 log = get_logger("bus.ingress")
@@ -28,13 +34,25 @@ log = get_logger("bus.ingress")
 _RELISTEN_AFTER_S = 5.0
 #: Most keys remembered at once; a busy province has dozens.
 _MAX_REMEMBERED = 10_000
+#: How long a token that checked out is exempt from the failure throttle (still checked).
+_TRUSTED_S = 3600.0
 
 
 class KeyAuthenticator:
     """Checks bearer tokens against `bus_api_keys`, remembering good keys until they change."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], dsn: str, *, remember_s: float) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        dsn: str,
+        *,
+        remember_s: float,
+        throttle: FailureThrottle | None = None,
+    ) -> None:
         self._pool = pool
+        self._throttle = throttle
+        # token SHA-256 → until when it is exempt from the throttle [monotonic seconds]
+        self._trusted: dict[str, float] = {}
         self._dsn = dsn
         self._remember_s = remember_s
         # token SHA-256 → (key id, system id, forget at [monotonic seconds])
@@ -63,8 +81,9 @@ class KeyAuthenticator:
             listener.remove_termination_listener(self._lost)
             await listener.close()
 
-    async def authenticate(self, token: str) -> tuple[str, str] | None:
-        """(key id, system id) of the active key `token` presents, else None."""
+    async def authenticate(self, token: str, address: str | None = None) -> tuple[str, str] | None:
+        """(key id, system id) of the active key `token` presents, else None; raises
+        `AuthenticationThrottledError` if `address` or the key id failed too often."""
         digest = hashlib.sha256(token.encode()).hexdigest()
         found = self._remembered.get(digest)
         if found is not None:
@@ -72,11 +91,23 @@ class KeyAuthenticator:
             if time.monotonic() < forget_at and self.listening:
                 return key_id, system_id
             del self._remembered[digest]
+        claimed_id = keys.key_id_of(token)
+        counted = self._throttle is not None and self._trusted.get(digest, 0.0) < time.monotonic()
+        if counted and self._throttle is not None:
+            wait = self._throttle.attempt(address, claimed_id)
+            if wait is not None:
+                raise AuthenticationThrottledError(wait)
         if self._remember_s > 0 and not self.listening:
             await self._listen()
         generation = self._generation
         async with self._pool.acquire() as conn:
             checked = await keys.authenticate(conn, token)
+        if checked is not None:
+            self._trust(digest)
+            if counted and self._throttle is not None:
+                self._throttle.succeeded(address, claimed_id)
+        else:
+            self._trusted.pop(digest, None)
         if (
             checked is not None
             and self.listening
@@ -85,6 +116,11 @@ class KeyAuthenticator:
         ):
             self._remembered[digest] = (*checked, time.monotonic() + self._remember_s)
         return checked
+
+    def _trust(self, digest: str) -> None:
+        if len(self._trusted) >= _MAX_REMEMBERED:
+            self._trusted.clear()
+        self._trusted[digest] = time.monotonic() + _TRUSTED_S
 
     async def _listen(self) -> None:
         now = time.monotonic()

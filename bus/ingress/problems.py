@@ -190,6 +190,15 @@ STARTING = ProblemType(
     "The ingress is starting and cannot check keys yet. Retry in a few seconds.",
 )
 
+TOO_MANY_FAILURES = ProblemType(
+    "too-many-failures",
+    429,
+    "Too many failed authentications",
+    "Too many requests from this address (or with this key id) failed to authenticate. Wait "
+    "for the number of seconds in Retry-After, then send a valid API key; valid keys are not "
+    "slowed down meanwhile.",
+)
+
 INTERNAL_ERROR = ProblemType(
     "internal-error",
     500,
@@ -212,6 +221,7 @@ PROBLEM_TYPES = {
         BROKER_UNAVAILABLE,
         DATABASE_UNAVAILABLE,
         STARTING,
+        TOO_MANY_FAILURES,
         INTERNAL_ERROR,
     )
 }

@@ -10,7 +10,9 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from bus.config import BusSettings
 from bus.errors import BusError
+from bus.ingress.limits import HeadLimits, guarded_protocol
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -32,9 +34,23 @@ def run(main: Coroutine[Any, Any, None]) -> None:
         uvloop.run(main)
 
 
-async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve `app` on host:port until `stop` is set, then shut down gracefully."""
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None)
+async def serve(
+    app: FastAPI, host: str, port: int, stop: asyncio.Event, settings: BusSettings | None = None
+) -> None:
+    """Serve `app` on host:port until `stop` is set, then shut down gracefully.
+
+    Request heads are limited in size, header count and time (`bus.ingress.limits`); the
+    settings default to the app's."""
+    settings = settings or app.state.ingress.settings
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        http=guarded_protocol(HeadLimits.from_settings(settings)),
+        limit_concurrency=settings.ingress_max_connections,
+    )
     server = EmbeddedServer(config)
     task = asyncio.create_task(_serve_without_exit(server))
     stopping = asyncio.create_task(stop.wait())

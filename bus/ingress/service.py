@@ -24,14 +24,22 @@ from bus import publication_log
 from bus.catalog import Catalog, EventType, System
 from bus.config import BusSettings
 from bus.database import Connection, create_pool
-from bus.errors import BusError, FieldError, NotOwnerError, UnknownEventTypeError
+from bus.errors import (
+    AuthenticationThrottledError,
+    BusError,
+    FieldError,
+    NotOwnerError,
+    UnknownEventTypeError,
+)
 from bus.ingress import idempotency, keys
 from bus.ingress.authentication import KeyAuthenticator
+from bus.ingress.guard import client_address, failure_throttle, unsafe_integers
 from bus.ingress.problems import (
     BODY_TOO_LARGE,
     BROKER_UNAVAILABLE,
     NOT_OWNER,
     STARTING,
+    TOO_MANY_FAILURES,
     UNAUTHORIZED,
     UNKNOWN_EVENT_TYPE,
     UNSUPPORTED_MEDIA_TYPE,
@@ -98,7 +106,10 @@ class Ingress:
             await idempotency.ensure_schema(conn)
             await publication_log.ensure_schema(conn)
         self._authenticator = KeyAuthenticator(
-            pool, self.database_dsn, remember_s=self.settings.ingress_remember_keys_s
+            pool,
+            self.database_dsn,
+            remember_s=self.settings.ingress_remember_keys_s,
+            throttle=failure_throttle(self.settings),
         )
         await self._authenticator.start()
         self._log_writer = publication_log.GroupedLogWriter(pool)
@@ -141,7 +152,12 @@ class Ingress:
             authenticator = self._authenticator
             if authenticator is None:
                 raise STARTING.refuse("the ingress is starting; retry in a few seconds")
-            found = await authenticator.authenticate(token.strip())
+            try:
+                found = await authenticator.authenticate(token.strip(), client_address(request))
+            except AuthenticationThrottledError as exc:
+                raise TOO_MANY_FAILURES.refuse(
+                    str(exc), headers={"Retry-After": str(exc.retry_after_s)}
+                ) from None
         if found is None:
             raise UNAUTHORIZED.refuse(
                 "the API key is unknown or has been revoked; ask the bus operators for a new one"
@@ -203,7 +219,11 @@ class Ingress:
             if size > limit:
                 raise too_large
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        unsafe = unsafe_integers(body)
+        if unsafe:
+            raise invalid(unsafe)
+        return body
 
     async def accept(
         self,

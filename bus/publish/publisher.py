@@ -24,6 +24,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, overload
 
+from bus.acl.principals import check_identity
 from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, NotOwnerError
@@ -54,7 +55,9 @@ class Publisher:
         self._templates: dict[str | type, RecordTemplate] = {}
 
     async def start(self) -> None:
-        """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached."""
+        """Connect to the cluster; raises `BrokerUnavailableError` if it cannot be reached, and
+        `IdentityMismatchError` if the credentials are another system's."""
+        check_identity(self.settings, self.system.id)
         await self.sender.start()
 
     async def stop(self) -> None:

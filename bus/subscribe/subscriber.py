@@ -40,6 +40,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import BaseModel, ValidationError
 
+from bus.acl.principals import check_identity
 from bus.broker import clients
 from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
@@ -54,6 +55,7 @@ from bus.errors import (
 )
 from bus.logging import get_logger
 from bus.metrics import count_consumed, observe_handler_seconds
+from bus.projection.grants import Grant, grant_of, reads_grant_topics
 from bus.reliability.failure import Failure, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
@@ -114,6 +116,10 @@ class Subscriber:
         self.enforce_agreements = enforce_agreements
         self._on_invalid = on_invalid
         self._handlers: dict[str, Handler] = {}
+        # Topic → the CloudEvents source of its owner: records from anyone else are refused.
+        self._owner_sources: dict[str, str] = {}
+        # Grant topic → the view its records are validated against (bus.projection).
+        self._granted_models: dict[str, type[BaseModel]] = {}
         self._source: Lane | None = None
         self._retries: Lane | None = None
         self._router: FailureRouter | None = None
@@ -136,14 +142,23 @@ class Subscriber:
         event_type = self._agreed(ref)
 
         def register(func: HandlerFunc) -> HandlerFunc:
-            if event_type.topic in self._handlers:
+            view = self.view_of(event_type.data)
+            grant = self._grant_of(event_type)
+            topic = event_type.topic if grant is None else grant.topic
+            if topic in self._handlers:
                 raise ValueError(f"{event_type.type} already has a handler in this subscriber")
-            self._handlers[event_type.topic] = Handler.wrap(
-                event_type, func, view=self.view_of(event_type.data)
-            )
+            self._handlers[topic] = Handler.wrap(event_type, func, view=view)
+            self._owner_sources[topic] = self.catalog.system(event_type.owner).source
+            if grant is not None:
+                self._granted_models[topic] = view  # the grant topic carries the view's fields
             return func
 
         return register
+
+    def _grant_of(self, event_type: EventType) -> Grant | None:
+        if not self.enforce_agreements or not reads_grant_topics(self.settings):
+            return None
+        return grant_of(self.catalog, self.system.id, event_type.type)
 
     def view_of(self, ref: type[EventData] | str) -> type[BaseModel]:
         """The model this subscriber's handlers receive for `ref`: only the granted fields."""
@@ -176,6 +191,7 @@ class Subscriber:
         """Join the consumer group; raises `BrokerUnavailableError` if Kafka cannot be reached."""
         if not self._handlers:
             raise BusError(f"subscriber {self.group!r} has no handlers; register one first")
+        check_identity(self.settings, self.system.id, self.group)
         try:
             await ensure_failure_topics(self.group, self.topics, self.retry.stages, self.settings)
         except KafkaError as exc:
@@ -332,6 +348,8 @@ class Subscriber:
                 progress.done = record.offset
             return
         event_type, call, stopping = handler.event_type, handler.call, self._stopping
+        owner = self._owner_sources[topic]
+        granted = self._granted_models.get(topic)
         traced = sdk_configured()
         seconds: list[float] = []
         received = failed = duplicates = 0
@@ -342,8 +360,12 @@ class Subscriber:
                     break  # graceful stop: the in-flight record finished, start no new one
                 received += 1
                 try:
-                    envelope = decode(record, event_type)
-                    data = validate(record, event_type)
+                    envelope = decode(record, event_type, owner)
+                    data = (
+                        validate(record, event_type)
+                        if granted is None
+                        else validate_granted(record, event_type, granted)
+                    )
                 except EnvelopeError as exc:
                     await self._invalid(record, None, exc, [])
                     done = record.offset
@@ -419,8 +441,13 @@ class Subscriber:
             )
             return
         try:
-            envelope = decode(record, handler.event_type)
-            data = validate(record, handler.event_type)
+            envelope = decode(record, handler.event_type, self._owner_sources[source])
+            granted = self._granted_models.get(source)
+            data = (
+                validate(record, handler.event_type)
+                if granted is None
+                else validate_granted(record, handler.event_type, granted)
+            )
         except EnvelopeError as exc:
             await self._invalid(record, failure, exc, [])
             return
@@ -457,7 +484,7 @@ class Subscriber:
     async def _handle(
         self,
         handler: Handler,
-        data: EventData,
+        data: BaseModel,
         envelope: Envelope,
         record: Record,
         failure: Failure | None,
@@ -471,7 +498,7 @@ class Subscriber:
     async def _handle_failure(
         self,
         handler: Handler,
-        data: EventData,
+        data: BaseModel,
         envelope: Envelope,
         record: Record,
         error: Exception,
@@ -595,8 +622,9 @@ class _DuplicateMarker:
 Duplicate = _DuplicateMarker()
 
 
-def decode(record: Record, event_type: EventType) -> Envelope:
-    """Step 1: read the CloudEvents envelope and check it is the topic's event type."""
+def decode(record: Record, event_type: EventType, source: str | None = None) -> Envelope:
+    """Step 1: read the CloudEvents envelope and check it is the topic's event type (and, if
+    `source` is given, that the owner published it: a forged ce_source is refused)."""
     envelope = Envelope.from_headers(
         record.headers or (),
         topic=record.topic,
@@ -607,6 +635,11 @@ def decode(record: Record, event_type: EventType) -> Envelope:
     if envelope.type != event_type.type:
         raise EnvelopeError(
             f"ce_type {envelope.type!r} does not belong on topic {record.topic} ({event_type.type})"
+        )
+    if source is not None and envelope.source != source:
+        raise EnvelopeError(
+            f"ce_source {envelope.source!r} is not the owner of {event_type.type} ({source}); "
+            "only the owning system publishes it, so the record is refused as forged"
         )
     return envelope
 
@@ -624,6 +657,16 @@ def validate(record: Record, event_type: EventType) -> EventData:
         raise SchemaValidationError(
             event_type.type, field_errors(exc, event_type.example)
         ) from None
+
+
+def validate_granted(record: Record, event_type: EventType, view: type[BaseModel]) -> BaseModel:
+    """Step 2 on a grant topic: the record holds the granted fields only; validate the view."""
+    if record.value is None:
+        raise SchemaValidationError(event_type.type, [FieldError("$", "record has no value")])
+    try:
+        return view.model_validate_json(record.value)
+    except ValidationError as exc:
+        raise SchemaValidationError(event_type.type, field_errors(exc)) from None
 
 
 def _stats_fields(stats: SubscriberStats) -> dict[str, int]:

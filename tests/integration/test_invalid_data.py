@@ -80,8 +80,10 @@ async def test_malformed_records_on_the_topic_do_not_stop_the_subscriber(
     key = f"503/RAW/{unique}".encode()
     topic = IzinTerbit.event_type().topic
 
-    def headers(type_: str = IZIN) -> list[tuple[str, bytes]]:
-        return Envelope.new(source="/riau/dpmptsp/sicantik", type=type_).to_headers()
+    def headers(
+        type_: str = IZIN, source: str = "/riau/dpmptsp/sicantik"
+    ) -> list[tuple[str, bytes]]:
+        return Envelope.new(source=source, type=type_).to_headers()
 
     def value(**changes: Any) -> bytes:
         return (
@@ -91,7 +93,8 @@ async def test_malformed_records_on_the_topic_do_not_stop_the_subscriber(
             .encode()
         )
 
-    # In partition order, all under one key: valid, four kinds of garbage, a tombstone, valid.
+    # In partition order, all under one key: valid, four kinds of garbage, a tombstone, a
+    # forgery, valid.
     records: list[tuple[str, bytes | None, list[tuple[str, bytes]]]] = [
         ("first", value(nilai_investasi=1), headers()),
         ("bad json", b'{"nomor_izin": "503/RAW', headers()),
@@ -99,6 +102,8 @@ async def test_malformed_records_on_the_topic_do_not_stop_the_subscriber(
         ("no ce_ headers", value(), [("content-type", b"application/json")]),
         ("wrong ce_type", value(), headers("id.go.riau.dpmptsp.nib.terbit")),
         ("no value", None, headers()),
+        # Written with another system's (stolen or misused) credentials: not the owner's source.
+        ("forged ce_source", value(), headers(source="/riau/bapenda/sipd")),
         ("last", value(nilai_investasi=2), headers()),
     ]
     handled: list[tuple[int, Envelope]] = []
@@ -152,7 +157,12 @@ async def test_malformed_records_on_the_topic_do_not_stop_the_subscriber(
     )
     assert "ce_type 'id.go.riau.dpmptsp.nib.terbit' does not belong" in reasons["wrong ce_type"]
     assert "record has no value" in reasons["no value"]
+    assert reasons["forged ce_source"].endswith(
+        "ce_source '/riau/bapenda/sipd' is not the owner of id.go.riau.dpmptsp.izin.terbit "
+        "(/riau/dpmptsp/sicantik); only the owning system publishes it, so the record is "
+        "refused as forged"
+    )
     assert [e.path for e in refused[1][2]] == ["nib"]  # the wrong field is named
     # Every refusal is counted, ours and any other test's malformed record on the shared topic.
-    assert subscriber.stats.invalid == refused_anywhere >= 5
+    assert subscriber.stats.invalid == refused_anywhere >= 6
     assert subscriber.stats.failed == 0

@@ -6,19 +6,31 @@ import re
 
 import pytest
 
-from bus.acl import AclBinding, Operation, PatternType, ResourceType, acl_bindings
+from bus.acl import (
+    AclBinding,
+    ClusterAcls,
+    Operation,
+    PatternType,
+    ResourceType,
+    acl_bindings,
+    plan_acls,
+)
 from bus.catalog import Catalog, System
 from bus.errors import CatalogError
 
 # Read it as a policy: owners WRITE their topics; each agreement lets its consumer READ one
-# topic; each consumer system READs its groups (PREFIXED `<system id>`) and owns its retry and
-# dead-letter topics; the bus's service principal publishes for the ingress and relay and
-# reads the bus's own topics. With an authorizer, anything not listed is denied.
+# topic: the event type's if it grants every field, else its grant topic `bus.grant.<system>.
+# <topic>` holding only the granted fields (written by the bus principal's projector, which
+# READs those source topics); each consumer system READs its groups (PREFIXED `<system id>`) and
+# owns its retry and dead-letter topics; the bus's service principal publishes for the ingress
+# and relay and reads the bus's own topics. With an authorizer, anything not listed is denied.
 SHIPPED = [
     "User:bapenda.samsat ALLOW WRITE TOPIC LITERAL bapenda.pkb.dibayar.v1",
     "User:bapenda.samsat ALLOW DESCRIBE TOPIC LITERAL bapenda.pkb.dibayar.v1",
-    "User:bapenda.samsat ALLOW READ TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
-    "User:bapenda.samsat ALLOW DESCRIBE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
+    "User:bapenda.samsat ALLOW READ TOPIC LITERAL "
+    "bus.grant.bapenda.samsat.disdukcapil.penduduk.pindah.v1",
+    "User:bapenda.samsat ALLOW DESCRIBE TOPIC LITERAL "
+    "bus.grant.bapenda.samsat.disdukcapil.penduduk.pindah.v1",
     "User:bapenda.samsat ALLOW READ TOPIC PREFIXED bus.dlq.bapenda.samsat",
     "User:bapenda.samsat ALLOW WRITE TOPIC PREFIXED bus.dlq.bapenda.samsat",
     "User:bapenda.samsat ALLOW CREATE TOPIC PREFIXED bus.dlq.bapenda.samsat",
@@ -31,10 +43,10 @@ SHIPPED = [
     "User:bapenda.samsat ALLOW READ GROUP PREFIXED bus.dlq-replay.bapenda.samsat",
     "User:bapenda.samsat ALLOW READ GROUP PREFIXED bus.retry.bapenda.samsat",
     "User:bapenda.samsat ALLOW IDEMPOTENT_WRITE CLUSTER LITERAL kafka-cluster",
-    "User:bapenda.sipd ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1",
-    "User:bapenda.sipd ALLOW DESCRIBE TOPIC LITERAL dpmptsp.izin.terbit.v1",
-    "User:bapenda.sipd ALLOW READ TOPIC LITERAL dpmptsp.nib.terbit.v1",
-    "User:bapenda.sipd ALLOW DESCRIBE TOPIC LITERAL dpmptsp.nib.terbit.v1",
+    "User:bapenda.sipd ALLOW READ TOPIC LITERAL bus.grant.bapenda.sipd.dpmptsp.izin.terbit.v1",
+    "User:bapenda.sipd ALLOW DESCRIBE TOPIC LITERAL bus.grant.bapenda.sipd.dpmptsp.izin.terbit.v1",
+    "User:bapenda.sipd ALLOW READ TOPIC LITERAL bus.grant.bapenda.sipd.dpmptsp.nib.terbit.v1",
+    "User:bapenda.sipd ALLOW DESCRIBE TOPIC LITERAL bus.grant.bapenda.sipd.dpmptsp.nib.terbit.v1",
     "User:bapenda.sipd ALLOW READ TOPIC PREFIXED bus.dlq.bapenda.sipd",
     "User:bapenda.sipd ALLOW WRITE TOPIC PREFIXED bus.dlq.bapenda.sipd",
     "User:bapenda.sipd ALLOW CREATE TOPIC PREFIXED bus.dlq.bapenda.sipd",
@@ -54,10 +66,10 @@ SHIPPED = [
     "User:bpbd.sipongi ALLOW IDEMPOTENT_WRITE CLUSTER LITERAL kafka-cluster",
     "User:bpkad.sipkd ALLOW READ TOPIC LITERAL bapenda.pkb.dibayar.v1",
     "User:bpkad.sipkd ALLOW DESCRIBE TOPIC LITERAL bapenda.pkb.dibayar.v1",
-    "User:bpkad.sipkd ALLOW READ TOPIC LITERAL bkd.asn.mutasi.v1",
-    "User:bpkad.sipkd ALLOW DESCRIBE TOPIC LITERAL bkd.asn.mutasi.v1",
     "User:bpkad.sipkd ALLOW WRITE TOPIC LITERAL bpkad.sp2d.terbit.v1",
     "User:bpkad.sipkd ALLOW DESCRIBE TOPIC LITERAL bpkad.sp2d.terbit.v1",
+    "User:bpkad.sipkd ALLOW READ TOPIC LITERAL bus.grant.bpkad.sipkd.bkd.asn.mutasi.v1",
+    "User:bpkad.sipkd ALLOW DESCRIBE TOPIC LITERAL bus.grant.bpkad.sipkd.bkd.asn.mutasi.v1",
     "User:bpkad.sipkd ALLOW READ TOPIC PREFIXED bus.dlq.bpkad.sipkd",
     "User:bpkad.sipkd ALLOW WRITE TOPIC PREFIXED bus.dlq.bpkad.sipkd",
     "User:bpkad.sipkd ALLOW CREATE TOPIC PREFIXED bus.dlq.bpkad.sipkd",
@@ -72,8 +84,10 @@ SHIPPED = [
     "User:bpkad.sipkd ALLOW IDEMPOTENT_WRITE CLUSTER LITERAL kafka-cluster",
     "User:dinkes.sikda ALLOW READ TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
     "User:dinkes.sikda ALLOW DESCRIBE TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
-    "User:dinkes.sikda ALLOW READ TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
-    "User:dinkes.sikda ALLOW DESCRIBE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
+    "User:dinkes.sikda ALLOW READ TOPIC LITERAL "
+    "bus.grant.dinkes.sikda.disdukcapil.penduduk.pindah.v1",
+    "User:dinkes.sikda ALLOW DESCRIBE TOPIC LITERAL "
+    "bus.grant.dinkes.sikda.disdukcapil.penduduk.pindah.v1",
     "User:dinkes.sikda ALLOW READ TOPIC PREFIXED bus.dlq.dinkes.sikda",
     "User:dinkes.sikda ALLOW WRITE TOPIC PREFIXED bus.dlq.dinkes.sikda",
     "User:dinkes.sikda ALLOW CREATE TOPIC PREFIXED bus.dlq.dinkes.sikda",
@@ -88,12 +102,16 @@ SHIPPED = [
     "User:disdukcapil.siak ALLOW WRITE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
     "User:disdukcapil.siak ALLOW DESCRIBE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
     "User:disdukcapil.siak ALLOW IDEMPOTENT_WRITE CLUSTER LITERAL kafka-cluster",
-    "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL bapenda.pkb.dibayar.v1",
-    "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL bapenda.pkb.dibayar.v1",
     "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL bpkad.sp2d.terbit.v1",
     "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL bpkad.sp2d.terbit.v1",
-    "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1",
-    "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL dpmptsp.izin.terbit.v1",
+    "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.bapenda.pkb.dibayar.v1",
+    "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.bapenda.pkb.dibayar.v1",
+    "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.dpmptsp.izin.terbit.v1",
+    "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.dpmptsp.izin.terbit.v1",
     "User:diskominfotik.satudata ALLOW READ TOPIC PREFIXED bus.dlq.diskominfotik.satudata",
     "User:diskominfotik.satudata ALLOW WRITE TOPIC PREFIXED bus.dlq.diskominfotik.satudata",
     "User:diskominfotik.satudata ALLOW CREATE TOPIC PREFIXED bus.dlq.diskominfotik.satudata",
@@ -107,8 +125,8 @@ SHIPPED = [
     "User:diskominfotik.satudata ALLOW READ GROUP PREFIXED diskominfotik.satudata",
     "User:dlhk.simlhk ALLOW READ TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
     "User:dlhk.simlhk ALLOW DESCRIBE TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
-    "User:dlhk.simlhk ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1",
-    "User:dlhk.simlhk ALLOW DESCRIBE TOPIC LITERAL dpmptsp.izin.terbit.v1",
+    "User:dlhk.simlhk ALLOW READ TOPIC LITERAL bus.grant.dlhk.simlhk.dpmptsp.izin.terbit.v1",
+    "User:dlhk.simlhk ALLOW DESCRIBE TOPIC LITERAL bus.grant.dlhk.simlhk.dpmptsp.izin.terbit.v1",
     "User:dlhk.simlhk ALLOW READ TOPIC PREFIXED bus.dlq.dlhk.simlhk",
     "User:dlhk.simlhk ALLOW WRITE TOPIC PREFIXED bus.dlq.dlhk.simlhk",
     "User:dlhk.simlhk ALLOW CREATE TOPIC PREFIXED bus.dlq.dlhk.simlhk",
@@ -125,18 +143,23 @@ SHIPPED = [
     "User:dpmptsp.sicantik ALLOW WRITE TOPIC LITERAL dpmptsp.nib.terbit.v1",
     "User:dpmptsp.sicantik ALLOW DESCRIBE TOPIC LITERAL dpmptsp.nib.terbit.v1",
     "User:dpmptsp.sicantik ALLOW IDEMPOTENT_WRITE CLUSTER LITERAL kafka-cluster",
+    "User:opd-bus ALLOW READ TOPIC LITERAL bapenda.pkb.dibayar.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL bapenda.pkb.dibayar.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL bapenda.pkb.dibayar.v1",
+    "User:opd-bus ALLOW READ TOPIC LITERAL bkd.asn.mutasi.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL bkd.asn.mutasi.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL bkd.asn.mutasi.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL bpbd.hotspot.terdeteksi.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL bpkad.sp2d.terbit.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL bpkad.sp2d.terbit.v1",
+    "User:opd-bus ALLOW READ TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL disdukcapil.penduduk.pindah.v1",
+    "User:opd-bus ALLOW READ TOPIC LITERAL dpmptsp.izin.terbit.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL dpmptsp.izin.terbit.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL dpmptsp.izin.terbit.v1",
+    "User:opd-bus ALLOW READ TOPIC LITERAL dpmptsp.nib.terbit.v1",
     "User:opd-bus ALLOW WRITE TOPIC LITERAL dpmptsp.nib.terbit.v1",
     "User:opd-bus ALLOW DESCRIBE TOPIC LITERAL dpmptsp.nib.terbit.v1",
     "User:opd-bus ALLOW READ TOPIC PREFIXED bus.",
@@ -206,3 +229,24 @@ def test_a_system_id_that_prefixes_another_is_refused(catalog: Catalog) -> None:
         CatalogError, match=re.escape("'bapenda.sip' is a prefix of 'bapenda.sipd'")
     ):
         acl_bindings(clashing)
+
+
+def test_plan_against_the_cluster_adds_keeps_and_removes(catalog: Catalog) -> None:
+    desired = acl_bindings(catalog)
+    revoked = AclBinding(
+        "User:dinkes.sikda",
+        ResourceType.TOPIC,
+        PatternType.LITERAL,
+        "dpmptsp.izin.terbit.v1",
+        Operation.READ,
+    )
+    on_cluster = ClusterAcls([*desired[1:], revoked], unmanaged=["User:x DENY ..."])
+
+    plan = plan_acls(desired, on_cluster)
+
+    assert plan.add == [desired[0]]
+    assert plan.keep == desired[1:]
+    assert plan.remove == [revoked]
+    assert plan.unmanaged == ["User:x DENY ..."]
+    assert not plan.empty
+    assert plan_acls(desired, ClusterAcls(list(desired))).empty

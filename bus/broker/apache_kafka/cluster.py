@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -66,7 +66,8 @@ class KafkaNode:
         """This node's `server.properties`: the cluster's shape, then the caller's overrides."""
         cluster = self.cluster
         roles = "broker,controller" if self.controller_port else "broker"
-        listeners = f"PLAINTEXT://{self.address}"
+        client = cluster.listener
+        listeners = f"{client}://{self.address}"
         if self.controller_port:
             listeners += f",CONTROLLER://{cluster.host}:{self.controller_port}"
         size = len(cluster.nodes)
@@ -76,9 +77,11 @@ class KafkaNode:
             "controller.quorum.voters": cluster.voters(),
             "controller.listener.names": "CONTROLLER",
             "listeners": listeners,
-            "advertised.listeners": f"PLAINTEXT://{self.address}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "advertised.listeners": f"{client}://{self.address}",
+            "listener.security.protocol.map": (
+                f"{client}:{client},CONTROLLER:{cluster.controller_protocol}"
+            ),
+            "inter.broker.listener.name": client,
             "log.dirs": str(self.data_dir),
             # Production-like: topics come from the catalog (`bus topics apply`), never from a
             # typo in a client; internal topics are replicated as far as the cluster allows.
@@ -113,11 +116,12 @@ class KafkaNode:
                 f"-Dlog4j2.configurationFile={_LOG4J}",
                 "kafka.tools.StorageTool",
                 "format",
-                "--cluster-id",
-                self.cluster.cluster_id,
+                # One argument: an id starting with "-" (1 in 64) would read as an option.
+                f"--cluster-id={self.cluster.cluster_id}",
                 "--config",
                 str(self.config_path),
                 "--ignore-formatted",
+                *self.cluster.format_args,
             ],
             capture_output=True,
             check=False,
@@ -208,7 +212,15 @@ class KafkaCluster:
         installation: KafkaInstallation | None = None,
         overrides: Mapping[str, str] | None = None,
         startup_timeout_s: float = 90.0,
+        listener: str = "PLAINTEXT",
+        controller_protocol: str = "PLAINTEXT",
+        format_args: Sequence[str] = (),
+        client_options: Mapping[str, object] | None = None,
     ) -> None:
+        """`listener` names the client (and inter-broker) listener and its security protocol
+        (SSL, SASL_SSL, ...), `controller_protocol` the controller listener's; their settings
+        go in `overrides`. `format_args` are added to `kafka-storage format` (`--add-scram`);
+        `client_options` (TLS context, SASL user) let the readiness check connect."""
         if nodes < 1:
             raise ValueError("a cluster has at least one node")
         if installation is None:
@@ -219,6 +231,10 @@ class KafkaCluster:
         self.host = host
         self.heap = heap
         self.overrides = dict(overrides or {})
+        self.listener = listener
+        self.controller_protocol = controller_protocol
+        self.format_args = list(format_args)
+        self.client_options = dict(client_options or {})
         self.startup_timeout_s = startup_timeout_s
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="opd-bus-kafka-"))
@@ -278,7 +294,8 @@ class KafkaCluster:
             # Ask each node itself: a restarted node is ready when it answers, not when the
             # others still list it from before it went down.
             if all(port_open(self.host, node.port) for node in running) and all(
-                asyncio.run(_listed_nodes(node.address)) >= len(running) for node in running
+                asyncio.run(_listed_nodes(node.address, self.client_options)) >= len(running)
+                for node in running
             ):
                 return
             if time.monotonic() > deadline:
@@ -316,12 +333,14 @@ class KafkaCluster:
         self.stop()
 
 
-async def _listed_nodes(bootstrap_servers: str) -> int:
+async def _listed_nodes(bootstrap_servers: str, options: Mapping[str, object]) -> int:
     """How many brokers the cluster's Metadata lists right now (0 if it does not answer)."""
     from aiokafka.client import AIOKafkaClient
     from aiokafka.errors import KafkaError
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+    client = AIOKafkaClient(
+        **{**options, "bootstrap_servers": bootstrap_servers, "request_timeout_ms": 5000}
+    )
     try:
         await client.bootstrap()
         return len(client.cluster.brokers())
