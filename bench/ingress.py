@@ -25,9 +25,9 @@ import asyncpg
 import orjson
 
 from bench.catalog import PUBLISHER, PublishEvent, payloads
-from bus.broker.embedded import free_port
+from bus.broker.process import free_port
 from bus.config import BusSettings
-from bus.testing.services import postgres_service
+from bus.testing.services import postgres_service, settings_environment
 
 EVENT_TYPE = PublishEvent.event_type()
 #: Requests in flight: enough to keep one ingress process busy while each request waits
@@ -82,10 +82,12 @@ async def run(settings: BusSettings, events: int) -> IngressResult:
 
 
 def _serve(settings: BusSettings, dsn: str, port: int) -> subprocess.Popen[bytes]:
+    # The benchmark's own settings (its broker's among them), but the ingress's default
+    # INFO logging, as in production.
+    own = {k: v for k, v in settings_environment(settings).items() if k != "BUS_LOG_LEVEL"}
     env = {
         **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
+        **own,
         "BUS_CATALOG_MODULE": "bench.catalog",
         "BUS_DATABASE_DSN": dsn,
         "BUS_LOG_FORMAT": "json",

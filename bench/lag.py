@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from aiokafka.admin import NewTopic
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
+from bench.environment import local_broker
 from bus.broker import clients
-from bus.broker.embedded import EmbeddedBroker
+from bus.broker.local import BrokerChoice
 from bus.config import BusSettings
 from bus.lag import LagScanner
 
@@ -51,15 +52,16 @@ class LagScan:
 
 async def scenario(
     base: BusSettings,
+    choice: BrokerChoice,
     *,
     groups: int,
     topics: int,
     partitions: int,
     rounds: int,
 ) -> LagScan:
-    """Start a broker, build the scenario, and time `rounds` scans."""
-    with EmbeddedBroker() as broker:
-        settings = base.model_copy(update={"bootstrap_servers": broker.bootstrap_servers})
+    """Start a broker of the chosen kind, build the scenario, and time `rounds` scans."""
+    async with local_broker(choice) as broker:
+        settings = base.model_copy(update=broker.client_settings())
         names = [f"bench.lag.t{t:03d}" for t in range(topics)]
         group_ids = [f"bench.lag.g{g:03d}" for g in range(groups)]
         await _fill(settings, names, partitions)
@@ -99,8 +101,8 @@ async def _fill(settings: BusSettings, topics: list[str], partitions: int) -> No
                 for i in range(RECORDS_PER_PARTITION - 1):
                     await producer.send(topic, b"x" * 100, partition=partition, key=b"%d" % i)
         await producer.flush()
-        # The embedded broker reports the base offset of the last produce batch as the log
-        # end: one single-record batch per partition at the end makes the end offset exact.
+        # Tansu reports the base offset of the last produce batch as the log end: one
+        # single-record batch per partition at the end makes the end offset exact on any broker.
         await asyncio.gather(
             *(
                 producer.send_and_wait(topic, b"x" * 100, partition=partition)

@@ -16,6 +16,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from aiokafka.structs import OffsetAndMetadata
+
 from bench.catalog import PUBLISHER, SUBSCRIBER, LatencyEvent, catalog, payloads
 from bench.environment import Sizes
 from bench.measure import finish
@@ -44,9 +46,11 @@ async def run(settings: BusSettings, sizes: Sizes) -> Latency:
     total = int(sizes.latency_rate * sizes.latency_seconds)
     latencies: list[float] = []
     finished = asyncio.Event()
-    subscriber = Subscriber(
-        SUBSCRIBER, f"bench.latency.{uuid.uuid4().hex[:8]}", catalog=catalog, settings=settings
-    )
+    group = f"bench.latency.{uuid.uuid4().hex[:8]}"
+    # The topic holds earlier runs' events: the new group starts at the log end instead of
+    # reading them all while the first events of this run are measured.
+    await _start_at_log_end(settings, group)
+    subscriber = Subscriber(SUBSCRIBER, group, catalog=catalog, settings=settings)
 
     run_started = time.time()
 
@@ -120,8 +124,8 @@ async def run_raw(settings: BusSettings, sizes: Sizes) -> Latency:
                         model.model_validate_json(record.value or b"")
                         stamp = dict(record.headers).get("sent_at")
                         if stamp is None:
-                            # One of the SDK run's events: on Tansu the log end the consumer
-                            # seeks to can trail the last produce batch by a few records.
+                            # One of the SDK run's events: the log end the consumer seeks to
+                            # was seen (on Tansu) to trail the last produce batch.
                             continue
                         latencies.append(time.time() - float(stamp))
                 if batch:
@@ -149,6 +153,19 @@ async def run_raw(settings: BusSettings, sizes: Sizes) -> Latency:
         events=len(ms),
         rate=sizes.latency_rate,
     )
+
+
+async def _start_at_log_end(settings: BusSettings, group: str) -> None:
+    """Commit the latency topic's end offsets for `group`, which has never run."""
+    consumer = clients.consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        partitions = await clients.topic_partitions(consumer, EVENT_TYPE.topic)
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+    finally:
+        await consumer.stop()
 
 
 async def _paced(publisher: Publisher, total: int, rate: int) -> None:

@@ -1,4 +1,4 @@
-"""Repeated measurements: rounds alternate raw and SDK so both see the same machine noise."""
+"""Repeated measurements: rounds alternate the clients so all see the same machine noise."""
 
 from __future__ import annotations
 
@@ -10,37 +10,37 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Comparison:
-    """Events/s of the raw client and of the SDK, per round, and their ratio."""
+    """Events/s of each client (raw aiokafka, librdkafka, the SDK), per round."""
 
-    raw_eps: list[float]
-    sdk_eps: list[float]
+    eps: dict[str, list[float]]
+
+    def median(self, client: str) -> float:
+        """Median events/s of one client over the rounds."""
+        return statistics.median(self.eps[client])
 
     @property
     def raw(self) -> float:
-        """Median events/s of the raw client."""
-        return statistics.median(self.raw_eps)
+        """Median events/s of the raw aiokafka client."""
+        return self.median("aiokafka")
 
     @property
     def sdk(self) -> float:
         """Median events/s of the SDK."""
-        return statistics.median(self.sdk_eps)
+        return self.median("sdk")
 
     @property
     def ratio(self) -> float:
-        """SDK ÷ raw, both medians of the same run's rounds."""
+        """SDK ÷ raw aiokafka, both medians of the same run's rounds."""
         return self.sdk / self.raw
 
 
-async def compare(
-    rounds: int, raw: Callable[[], Awaitable[float]], sdk: Callable[[], Awaitable[float]]
-) -> Comparison:
-    """Run raw then SDK `rounds` times (interleaved) and keep every round's events/s."""
-    raw_eps: list[float] = []
-    sdk_eps: list[float] = []
+async def compare(rounds: int, clients: dict[str, Callable[[], Awaitable[float]]]) -> Comparison:
+    """Run every client once per round, in order, `rounds` times; keep every round's events/s."""
+    eps: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(rounds):
-        raw_eps.append(await raw())
-        sdk_eps.append(await sdk())
-    return Comparison(raw_eps, sdk_eps)
+        for name, run in clients.items():
+            eps[name].append(await run())
+    return Comparison(eps)
 
 
 async def finish(done: asyncio.Event, worker: asyncio.Task[None], limit_s: float) -> None:

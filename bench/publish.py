@@ -1,10 +1,12 @@
 """publish_ratio: the SDK's pipelined publishing against a raw aiokafka producer.
 
-Both producers come from `bus.broker.clients.producer` with the same settings (linger, batch
-size, acks=all, idempotence as the broker allows). The raw producer sends bytes prepared
-beforehand: the same values, keys and headers the SDK builds. The SDK starts from plain dicts,
-as an OPD application hands them over, so its time includes validation, the envelope, the key
-and serialisation. Sends are pipelined (`send` + `flush`), never awaited one by one.
+The raw aiokafka producer and the SDK's come from `bus.broker.clients.producer` with the same
+settings (linger, batch size, acks=all, idempotence as the broker allows); librdkafka's
+producer gets the same settings (`bench.librdkafka.producer_config`). The raw producers send
+bytes prepared beforehand: the same values, keys and headers the SDK builds. The SDK starts
+from plain dicts, as an OPD application hands them over, so its time includes validation, the
+envelope, the key and serialisation. Sends are pipelined (`send` + `flush`), never awaited
+one by one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from bench.catalog import PUBLISHER, PublishEvent, catalog, payloads
 from bench.environment import Sizes
+from bench.librdkafka import Publishing, Send
 from bench.measure import Comparison, compare
 from bus.broker import clients
 from bus.config import BusSettings
@@ -24,30 +27,47 @@ EVENT_TYPE = PublishEvent.event_type()
 
 
 async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
-    """Interleaved rounds of raw and SDK publishing of `sizes.publish_events` events."""
+    """Interleaved rounds of aiokafka, librdkafka and SDK publishing of the same events."""
     data = payloads(sizes.publish_events)
     async with Publisher(PUBLISHER, catalog=catalog, settings=settings) as publisher:
         producer = clients.producer(settings)
         await producer.start()
+        librdkafka = Publishing(settings)
         try:
-            # Warm both paths up (metadata, connections, first batches) outside the timing.
+            # Warm every path up (metadata, connections, first batches) outside the timing.
             await _raw_round(producer, publisher, data[:200])
+            await _librdkafka_round(librdkafka, publisher, data[:200])
             await _sdk_round(publisher, data[:200])
             return await compare(
                 sizes.rounds,
-                lambda: _raw_round(producer, publisher, data),
-                lambda: _sdk_round(publisher, data),
+                {
+                    "aiokafka": lambda: _raw_round(producer, publisher, data),
+                    "librdkafka": lambda: _librdkafka_round(librdkafka, publisher, data),
+                    "sdk": lambda: _sdk_round(publisher, data),
+                },
             )
         finally:
+            librdkafka.close()
             await producer.stop()
 
 
-async def _raw_round(producer: Any, publisher: Publisher, data: list[dict[str, Any]]) -> float:
-    # The raw producer's bytes are built by the SDK before the clock starts, and dropped when
+def _prepared(publisher: Publisher, data: list[dict[str, Any]]) -> list[Send]:
+    # The raw producers' bytes are built by the SDK before the clock starts, and dropped when
     # the round ends, so that neither path's garbage collections scan the other's objects.
     records = [publisher.prepare(item, event_type=EVENT_TYPE.type) for item in data]
-    sends = [(r.topic, r.value, r.key, r.headers) for r in records]
-    del records
+    return [(r.topic, r.value, r.key, list(r.headers)) for r in records]
+
+
+async def _librdkafka_round(
+    librdkafka: Publishing, publisher: Publisher, data: list[dict[str, Any]]
+) -> float:
+    sends = _prepared(publisher, data)
+    gc.collect()
+    return librdkafka.round(sends)
+
+
+async def _raw_round(producer: Any, publisher: Publisher, data: list[dict[str, Any]]) -> float:
+    sends = _prepared(publisher, data)
     gc.collect()
     started = time.perf_counter()
     for topic, value, key, headers in sends:

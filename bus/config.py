@@ -154,8 +154,9 @@ class BusSettings(BaseSettings):
         ge=0,
         description=(
             "Longest the broker holds a fetch open waiting for new records. Kafka answers as "
-            "soon as a record arrives; the embedded Tansu broker was measured to hold it for up to "
-            "this long, so it bounds end-to-end latency there (the benchmark uses 10 ms)."
+            "soon as a record arrives; the embedded Tansu broker was measured to hold it for up "
+            "to this long, so it bounds end-to-end latency there (`bus.broker.local` sets 10 ms "
+            "for Tansu)."
         ),
     )
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
