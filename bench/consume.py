@@ -31,7 +31,7 @@ TIMEOUT_S = 120.0
 
 
 async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
-    """Fill the topic with `sizes.consume_events` events, then interleave raw and SDK rounds."""
+    """Fill the topic with `sizes.consume_events` events, then interleave each client's rounds."""
     count = sizes.consume_events
     await fill(settings, count)
 
@@ -39,7 +39,7 @@ async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
         return consume_round(settings, EVENT_TYPE.topic, count, EVENT_TYPE.data)
 
     return await compare(
-        sizes.rounds,
+        sizes.throughput_rounds,
         {
             "aiokafka": lambda: _raw_round(settings, count),
             "librdkafka": librdkafka,

@@ -27,6 +27,7 @@ class Sizes:
     latency_seconds: float
     latency_rate: int
     rounds: int
+    throughput_rounds: int
     lag_partitions: tuple[int, ...]
     lag_groups: int
     lag_topics: int
@@ -43,6 +44,9 @@ class Sizes:
             latency_seconds=10.0,
             latency_rate=1_000,
             rounds=3,
+            # Publish and consume rounds take seconds each: five of each client, so that one
+            # round slowed by another process on a shared machine does not move the median.
+            throughput_rounds=5,
             lag_partitions=(10, 100, 1_000),
             lag_groups=50,
             lag_topics=20,
@@ -60,6 +64,7 @@ class Sizes:
             latency_seconds=0.5,
             latency_rate=200,
             rounds=1,
+            throughput_rounds=1,
             lag_partitions=(10,),
             lag_groups=2,
             lag_topics=2,

@@ -39,7 +39,7 @@ async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
             await _librdkafka_round(librdkafka, publisher, data[:200])
             await _sdk_round(publisher, data[:200])
             return await compare(
-                sizes.rounds,
+                sizes.throughput_rounds,
                 {
                     "aiokafka": lambda: _raw_round(producer, publisher, data),
                     "librdkafka": lambda: _librdkafka_round(librdkafka, publisher, data),
