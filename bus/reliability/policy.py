@@ -38,6 +38,17 @@ class RetryPolicy:
         """The policy configured by `BUS_RETRY_ATTEMPTS` and `BUS_RETRY_TOPIC_DELAYS_S`."""
         return cls(attempts=settings.retry_attempts, topic_delays_s=settings.retry_topic_delays_s)
 
+    @classmethod
+    def over_horizon(cls, first_delay_s: float, horizon_s: float) -> RetryPolicy:
+        """One attempt, then retry topics whose delays double from `first_delay_s` until their
+        sum reaches `horizon_s` (the last delay is cut to end there), then the DLQ."""
+        if first_delay_s <= 0 or horizon_s < first_delay_s:
+            raise ValueError("need 0 < first_delay_s <= horizon_s")
+        delays: list[float] = []
+        while sum(delays) < horizon_s:
+            delays.append(min(first_delay_s * 2 ** len(delays), horizon_s - sum(delays)))
+        return cls(attempts=1, topic_delays_s=tuple(delays))
+
     @property
     def stages(self) -> int:
         """Number of retry topics."""

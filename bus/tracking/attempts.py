@@ -1,0 +1,332 @@
+"""The HTTP delivery log: every attempt to deliver an event over HTTP, and each endpoint's state.
+
+    log = AttemptLog(pool)
+    await log.ensure_schema()
+    seen = await log.lookup(group, event_id, key_digest)     # state and the key's head
+    await log.record(group, attempt)                         # one attempt, one transaction
+
+Three tables in the bus's database, written by the webhook adapter and read by `bus trace`,
+`GET /v1/events/{id}/deliveries` and `bus lag`:
+
+- `bus_http_deliveries`: one row per (group, event): pending, delivered or dead-lettered, its
+  source position, how many attempts, the retry stage it waits in. Pending rows of one key
+  are its queue: only the oldest may be attempted, which keeps per-key order while one of
+  them is retried. Keys are stored as SHA-256 digests: a key may be a NIK.
+- `bus_http_attempts`: one row per HTTP attempt: when, status, latency, next try.
+- `bus_http_endpoints`: per group, the endpoint's circuit (closed, open, half-open) and
+  whether a 410 disabled it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from bus.database import Connection
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bus_http_deliveries (
+    consumer_group   text        NOT NULL,
+    event_id         text        NOT NULL,
+    key_digest       text        NOT NULL,
+    source_partition integer     NOT NULL,
+    source_offset    bigint      NOT NULL,
+    state            text        NOT NULL,
+    attempts         integer     NOT NULL DEFAULT 0,
+    stage            integer     NOT NULL DEFAULT 0,
+    last_status      integer,
+    next_try_at      timestamptz,
+    delivered_at     timestamptz,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer_group, event_id)
+);
+CREATE INDEX IF NOT EXISTS bus_http_deliveries_queue
+    ON bus_http_deliveries (consumer_group, key_digest, source_partition, source_offset)
+    WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS bus_http_attempts (
+    consumer_group text             NOT NULL,
+    event_id       text             NOT NULL,
+    attempt        integer          NOT NULL,
+    at             timestamptz      NOT NULL,
+    status         integer,
+    latency_ms     double precision NOT NULL,
+    outcome        text             NOT NULL,
+    next_try_at    timestamptz,
+    PRIMARY KEY (consumer_group, event_id, attempt)
+);
+CREATE TABLE IF NOT EXISTS bus_http_endpoints (
+    consumer_group  text        PRIMARY KEY,
+    endpoint        text        NOT NULL,
+    circuit         text        NOT NULL DEFAULT 'closed',
+    disabled_at     timestamptz,
+    disabled_reason text,
+    changed_at      timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+PENDING, DELIVERED, DEAD_LETTERED = "pending", "delivered", "dead-lettered"
+
+_LOOKUP = """
+SELECT
+    (SELECT state FROM bus_http_deliveries WHERE consumer_group = $1 AND event_id = $2),
+    (SELECT attempts FROM bus_http_deliveries WHERE consumer_group = $1 AND event_id = $2),
+    head.event_id, head.stage
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (
+    SELECT event_id, stage FROM bus_http_deliveries
+    WHERE consumer_group = $1 AND key_digest = $3 AND state = 'pending'
+    ORDER BY source_partition, source_offset LIMIT 1
+) head ON true
+"""
+
+_UPSERT = """
+INSERT INTO bus_http_deliveries AS d (consumer_group, event_id, key_digest, source_partition,
+    source_offset, state, attempts, stage, last_status, next_try_at, delivered_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (consumer_group, event_id) DO UPDATE SET
+    state = EXCLUDED.state, attempts = EXCLUDED.attempts, stage = EXCLUDED.stage,
+    last_status = COALESCE(EXCLUDED.last_status, d.last_status),
+    next_try_at = EXCLUDED.next_try_at, delivered_at = EXCLUDED.delivered_at, updated_at = now()
+"""
+
+_ATTEMPT = """
+INSERT INTO bus_http_attempts (consumer_group, event_id, attempt, at, status, latency_ms,
+    outcome, next_try_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (consumer_group, event_id, attempt) DO NOTHING
+"""
+
+
+def key_digest(key: bytes | None) -> str:
+    """The SHA-256 of a record key, hex: rows are grouped by key without storing it."""
+    return hashlib.sha256(key or b"").hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the log knows of an event before an attempt: its state and its key's queue head."""
+
+    state: str | None
+    attempts: int
+    head: str | None
+    head_stage: int
+
+    @property
+    def delivered(self) -> bool:
+        """True if an earlier attempt got a 2xx: the event is not sent again."""
+        return self.state == DELIVERED
+
+    def waits_behind(self, event_id: str) -> bool:
+        """True if an older event of the same key is still pending."""
+        return self.head is not None and self.head != event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Which event, of which key, from where in the source topic."""
+
+    event_id: str
+    key_digest: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt (or none, for an event that only waits) and where it leaves the event."""
+
+    number: int
+    at: datetime
+    status: int | None
+    latency_ms: float
+    outcome: str
+    state: str
+    stage: int
+    next_try_at: datetime | None
+
+    @property
+    def sent(self) -> bool:
+        """True if a request was made (not just a wait behind another event or a circuit)."""
+        return self.number > 0
+
+
+class AttemptLog:
+    """Reads and writes the HTTP delivery tables of the bus's database."""
+
+    def __init__(self, pool: asyncpg.Pool[Any]) -> None:
+        self.pool = pool
+
+    async def ensure_schema(self) -> None:
+        """Create the tables if they do not exist."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(SCHEMA)
+
+    async def lookup(self, group: str, event_id: str, digest: str) -> Seen:
+        """The event's state and attempts so far, and the oldest pending event of its key."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_LOOKUP, group, event_id, digest)
+        assert row is not None
+        return Seen(row[0], row[1] or 0, row[2], row[3] or 0)
+
+    async def record(self, group: str, position: Position, attempt: Attempt) -> None:
+        """Store the attempt (if one was made) and the event's new state, in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if attempt.sent:
+                await conn.execute(
+                    _ATTEMPT,
+                    group,
+                    position.event_id,
+                    attempt.number,
+                    attempt.at,
+                    attempt.status,
+                    attempt.latency_ms,
+                    attempt.outcome,
+                    attempt.next_try_at,
+                )
+            await conn.execute(
+                _UPSERT,
+                group,
+                position.event_id,
+                position.key_digest,
+                position.partition,
+                position.offset,
+                attempt.state,
+                max(attempt.number, 0),
+                attempt.stage,
+                attempt.status,
+                attempt.next_try_at,
+                attempt.at if attempt.state == DELIVERED else None,
+            )
+
+    async def set_endpoint(
+        self,
+        group: str,
+        endpoint: str,
+        *,
+        circuit: str | None = None,
+        disabled_reason: str | None = None,
+        enable: bool = False,
+    ) -> None:
+        """Record the endpoint's circuit state, a 410 that disabled it, or its re-enabling."""
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """
+                INSERT INTO bus_http_endpoints AS e (consumer_group, endpoint, circuit,
+                    disabled_at, disabled_reason)
+                VALUES ($1, $2, COALESCE($3, 'closed'),
+                    CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $4)
+                ON CONFLICT (consumer_group) DO UPDATE SET
+                    endpoint = EXCLUDED.endpoint,
+                    circuit = COALESCE($3, e.circuit),
+                    disabled_at = CASE WHEN $5 THEN NULL
+                        WHEN $4::text IS NULL THEN e.disabled_at ELSE now() END,
+                    disabled_reason = CASE WHEN $5 THEN NULL
+                        ELSE COALESCE($4, e.disabled_reason) END,
+                    changed_at = now()
+                """,
+                group,
+                endpoint,
+                circuit,
+                disabled_reason,
+                enable,
+            )
+
+    async def disabled(self, group: str, endpoint: str) -> str | None:
+        """Why the group's endpoint is disabled (a 410), or None; another URL is not."""
+        async with self.pool.acquire() as conn:
+            reason: str | None = await conn.fetchval(
+                "SELECT disabled_reason FROM bus_http_endpoints WHERE consumer_group = $1 "
+                "AND endpoint = $2 AND disabled_at IS NOT NULL",
+                group,
+                endpoint,
+            )
+        return reason
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointState:
+    """One HTTP delivery's endpoint as the operators see it."""
+
+    group: str
+    circuit: str
+    disabled: bool
+    changed_at: datetime
+
+    @property
+    def label(self) -> str:
+        """For example "circuit open" or "disabled (410)"."""
+        return "disabled (410)" if self.disabled else f"circuit {self.circuit}"
+
+
+async def endpoint_states(conn: Connection) -> list[EndpointState]:
+    """Every HTTP endpoint's circuit and 410 state (empty before any webhook adapter ran)."""
+    try:
+        rows = await conn.fetch(
+            "SELECT consumer_group, circuit, disabled_at IS NOT NULL AS disabled, changed_at "
+            "FROM bus_http_endpoints ORDER BY consumer_group"
+        )
+    except asyncpg.UndefinedTableError:
+        return []
+    return [EndpointState(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def attempt_summaries(conn: Connection, event_id: str) -> dict[str, str]:
+    """Per consumer group, a sentence on the event's HTTP delivery, e.g. "delivered on attempt
+    3 at 2026-12-02T02:00:00Z"; empty for groups that do not deliver over HTTP."""
+    try:
+        rows = await conn.fetch(
+            "SELECT d.consumer_group, d.state, d.attempts, d.delivered_at, d.next_try_at, "
+            "d.last_status FROM bus_http_deliveries d WHERE d.event_id = $1",
+            event_id,
+        )
+    except asyncpg.UndefinedTableError:
+        return {}
+    return {row[0]: _summary(row[1], row[2], row[3], row[4], row[5]) for row in rows}
+
+
+def _summary(
+    state: str,
+    attempts: int,
+    delivered_at: datetime | None,
+    next_try_at: datetime | None,
+    last_status: int | None,
+) -> str:
+    from bus.reliability.failure import rfc3339
+
+    if state == DELIVERED and delivered_at is not None:
+        return f"delivered on attempt {attempts} at {rfc3339(delivered_at)}"
+    last = f", last answer {last_status}" if last_status is not None else ""
+    if state == DEAD_LETTERED:
+        return f"dead-lettered after {attempts} attempt(s){last}"
+    when = f", next try at {rfc3339(next_try_at)}" if next_try_at is not None else ""
+    return f"{attempts} attempt(s){last}{when}"
+
+
+async def attempts_of(conn: Connection, group: str, event_id: str) -> list[dict[str, Any]]:
+    """Every HTTP attempt of `event_id` by `group`, oldest first, JSON-ready."""
+    from bus.reliability.failure import rfc3339
+
+    try:
+        rows = await conn.fetch(
+            "SELECT attempt, at, status, latency_ms, outcome, next_try_at FROM "
+            "bus_http_attempts WHERE consumer_group = $1 AND event_id = $2 ORDER BY attempt",
+            group,
+            event_id,
+        )
+    except asyncpg.UndefinedTableError:
+        return []
+    return [
+        {
+            "attempt": r[0],
+            "at": rfc3339(r[1]),
+            "status": r[2],
+            "latency_ms": round(r[3], 1),
+            "outcome": r[4],
+            "next_try_at": rfc3339(r[5]) if r[5] is not None else None,
+        }
+        for r in rows
+    ]
