@@ -127,15 +127,18 @@ class DeliveryReport:
             "dead-letter": DeliveryState.DEAD_LETTERED,
         }
         deliveries = []
-        for d in self.deliveries:
-            summary = summaries.get(d.group)
-            if summary is not None:
-                state = next(
-                    (s for prefix, s in states.items() if summary.startswith(prefix)),
-                    DeliveryState.PENDING,
-                )
-                d = GroupDelivery(d.system, d.group, state, d.committed, summary)
-            deliveries.append(d)
+        for delivery in self.deliveries:
+            summary = summaries.get(delivery.group)
+            if summary is None:
+                deliveries.append(delivery)
+                continue
+            state = next(
+                (s for prefix, s in states.items() if summary.startswith(prefix)),
+                DeliveryState.PENDING,
+            )
+            deliveries.append(
+                GroupDelivery(delivery.system, delivery.group, state, delivery.committed, summary)
+            )
         return DeliveryReport(self.event, tuple(deliveries))
 
     def to_dict(self) -> dict[str, Any]:
