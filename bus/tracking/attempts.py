@@ -147,11 +147,9 @@ class Attempt:
     state: str
     stage: int
     next_try_at: datetime | None
-
-    @property
-    def sent(self) -> bool:
-        """True if a request was made (not just a wait behind another event or a circuit)."""
-        return self.number > 0
+    #: False when no request was made (the event waits behind another, or for the circuit):
+    #: then `number` is the count of attempts so far and only the event's state is stored.
+    sent: bool = True
 
 
 class AttemptLog:
@@ -195,7 +193,7 @@ class AttemptLog:
                 position.partition,
                 position.offset,
                 attempt.state,
-                max(attempt.number, 0),
+                attempt.number,
                 attempt.stage,
                 attempt.status,
                 attempt.next_try_at,
