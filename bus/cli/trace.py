@@ -14,8 +14,8 @@ from bus.catalog import Catalog
 from bus.cli import _common
 from bus.config import BusSettings
 from bus.tracking import DeliveryReport, DeliveryState, locate, trace_event
-from bus.tracking.locate import SEARCH_TIMEOUT_S
 from bus.tracking.attempts import attempt_summaries
+from bus.tracking.locate import SEARCH_TIMEOUT_S
 
 _STYLE = {
     DeliveryState.DELIVERED: "green",
