@@ -88,6 +88,7 @@ async def _run(
                 _common.write_json(report.to_dict())
             else:
                 _common.out.print(render(report))
+                await _print_endpoints(settings)
             return
         live = None if as_json else Live(console=_common.out, auto_refresh=False)
         with live or contextlib.nullcontext(), contextlib.suppress(asyncio.CancelledError):
@@ -98,6 +99,27 @@ async def _run(
                 else:
                     live.update(render(report), refresh=True)
                 await asyncio.sleep(interval)
+
+
+async def _print_endpoints(settings: BusSettings) -> None:
+    """Webhook endpoints whose circuit is not closed, or that a 410 disabled (from the bus
+    database, when `BUS_DATABASE_DSN` is set): lag there is the receiver's, not the bus's."""
+    if not settings.database_dsn:
+        return
+    import asyncpg
+
+    from bus.tracking.attempts import endpoint_states
+
+    conn = await asyncpg.connect(settings.database_dsn, timeout=10)
+    try:
+        troubled = [e for e in await endpoint_states(conn) if e.disabled or e.circuit != "closed"]
+    finally:
+        await conn.close()
+    if troubled:
+        table = Table("group", "endpoint", "since", title="Webhook endpoints held back")
+        for e in troubled:
+            table.add_row(e.group, Text(e.label, style="bold red"), e.changed_at.isoformat())
+        _common.out.print(table)
 
 
 def render(report: LagReport) -> Group:

@@ -8,6 +8,7 @@ they were published.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.integration.webhook_world import (
     Receiver,
     WebhookWorld,
     attempts,
+    bus_cli,
     fetch_value,
     licence,
     publish,
@@ -82,7 +84,8 @@ async def test_500_then_200_delivers_once_in_key_order_and_tampering_is_rejected
         async with running_webhook(world.settings, catalog, group, world.database):
             # One event alone first, so that both 500s are its answers.
             first_item = licence(f"503/WH/{world.unique}/first", 0)
-            [first] = await publish(world.settings, [first_item])
+            positions: dict[str, tuple[str, int, int]] = {}
+            [first] = await publish(world.settings, [first_item], positions)
             await wait_until(lambda: delivered(hook, [first]), timeout=60, message="first")
             items = [first_item, *revisions(f"503/WH/{world.unique}", keys=3, each=3)]
             ids = [first, *await publish(world.settings, items[1:])]
@@ -109,6 +112,15 @@ async def test_500_then_200_delivers_once_in_key_order_and_tampering_is_rejected
         finally:
             await conn.close()
         assert summary.startswith("delivered on attempt 3 at ")
+        # `bus trace` says the same, from the attempt log in the bus database.
+        topic, partition, offset = positions[first]
+        traced = await bus_cli(
+            world.settings, world.database, "trace", first, "--topic", topic,
+            "--partition", str(partition), "--offset", str(offset), "--group", group, "--json",
+        )  # fmt: skip
+        by_group = {d["group"]: d for d in json.loads(traced)["deliveries"]}
+        assert by_group[group]["state"] == "delivered"
+        assert by_group[group]["detail"].startswith("delivered on attempt 3 at ")
         # A tampered delivery is refused by the receiver's own verifier.
         body = b'{"nomor_izin": "503/TAMPERED"}'
         headers = Signer.from_secrets(hook.secret).headers("tampered-1", body)
@@ -221,6 +233,9 @@ async def test_receiver_down_loses_nothing_and_doubles_nothing(
                 return await fetch_value(world.database, circuit, group) == state
 
             await wait_until(lambda: circuit_is("open"), timeout=60, message="circuit open")
+            # `bus lag` names the endpoint held back, besides the group's lag.
+            lag = await bus_cli(world.settings, world.database, "lag", "--group", group)
+            assert "circuit open" in lag or "circuit half-open" in lag
             await wait_until(
                 lambda: _down_long_enough(hook), timeout=DOWN_S + 60, interval=0.5,
                 message=f"receiver down for {DOWN_S} s",

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -229,8 +230,13 @@ def licence(nomor: str, revision: int) -> IzinTerbit:
     )
 
 
-async def publish(settings: BusSettings, licences: list[IzinTerbit]) -> list[str]:
-    """Publish the licences in order, each acknowledged before the next; their event ids."""
+async def publish(
+    settings: BusSettings,
+    licences: list[IzinTerbit],
+    positions: dict[str, tuple[str, int, int]] | None = None,
+) -> list[str]:
+    """Publish the licences in order, each acknowledged before the next; their event ids
+    (and, into `positions`, each one's topic, partition and offset)."""
     catalog = load_catalog("schemas")
     event_type = catalog.event_type(IZIN)
     source = catalog.system(event_type.owner)
@@ -240,10 +246,12 @@ async def publish(settings: BusSettings, licences: list[IzinTerbit]) -> list[str
     try:
         for item in licences:
             record = build_record(event_type, source, item)
-            await producer.send_and_wait(
+            meta = await producer.send_and_wait(
                 event_type.topic, record.value, key=record.key, headers=record.headers
             )
             ids.append(record.id)
+            if positions is not None:
+                positions[record.id] = (event_type.topic, meta.partition, meta.offset)
     finally:
         await producer.stop()
     return ids
@@ -272,3 +280,19 @@ async def fetch_value(dsn: str, query: str, *args: Any) -> Any:
         return await conn.fetchval(query, *args)
     finally:
         await conn.close()
+
+
+async def bus_cli(settings: BusSettings, database: str, *args: str) -> str:
+    """Run the `bus` command with the test's broker and database; its standard output."""
+    env = {
+        **os.environ,
+        "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "BUS_DATABASE_DSN": database,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("bus")), *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    return stdout.decode()
