@@ -29,6 +29,7 @@ class Sizes:
     lag_topic_partitions: int
     ingress_events: int
     outbox_events: int
+    webhook_events: int
 
     @classmethod
     def full(cls) -> Sizes:
@@ -45,6 +46,7 @@ class Sizes:
             lag_topic_partitions=12,
             ingress_events=3_000,
             outbox_events=10_000,
+            webhook_events=10_000,
         )
 
     @classmethod
@@ -62,6 +64,7 @@ class Sizes:
             lag_topic_partitions=2,
             ingress_events=50,
             outbox_events=100,
+            webhook_events=200,
         )
 
 

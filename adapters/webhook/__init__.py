@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
@@ -24,7 +25,6 @@ from pydantic import BaseModel
 from adapters.webhook.delivery import WebhookDelivery, WebhookSettings
 from adapters.webhook.signing import Signer, new_secret, public_key, read_secret
 from bus.catalog import Delivery
-from bus.database import create_pool
 from bus.envelope import Envelope
 from bus.errors import BusError
 from bus.reliability import RetryPolicy
@@ -81,7 +81,17 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
     )
     event_type = options.event_type
     view = subscriber.view_of(event_type.type)
-    pool = await create_pool(dsn, max_size=event_type.topic_settings.partitions + 4)
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=event_type.topic_settings.partitions + 4,
+        timeout=10,
+        # The attempt log is not the event store (Kafka is): a server crash may lose its last
+        # few hundred milliseconds, and then an event may be sent once more, which receivers
+        # deduplicate by webhook-id. Waiting for a WAL flush per attempt would cap delivery
+        # at the disk's flush rate instead.
+        server_settings={"synchronous_commit": "off"},
+    )
     timeout = httpx.Timeout(
         settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.read_timeout_s
     )

@@ -83,7 +83,14 @@ LEFT JOIN LATERAL (
 ) head ON true
 """
 
-_UPSERT = """
+# One statement, so one round trip: the attempt (when a request was made) and the event's state.
+_RECORD = """
+WITH attempt AS (
+    INSERT INTO bus_http_attempts (consumer_group, event_id, attempt, at, status, latency_ms,
+        outcome, next_try_at)
+    SELECT $1, $2, $7, $12, $9, $13, $14, $10 WHERE $15
+    ON CONFLICT (consumer_group, event_id, attempt) DO NOTHING
+)
 INSERT INTO bus_http_deliveries AS d (consumer_group, event_id, key_digest, source_partition,
     source_offset, state, attempts, stage, last_status, next_try_at, delivered_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -91,13 +98,6 @@ ON CONFLICT (consumer_group, event_id) DO UPDATE SET
     state = EXCLUDED.state, attempts = EXCLUDED.attempts, stage = EXCLUDED.stage,
     last_status = COALESCE(EXCLUDED.last_status, d.last_status),
     next_try_at = EXCLUDED.next_try_at, delivered_at = EXCLUDED.delivered_at, updated_at = now()
-"""
-
-_ATTEMPT = """
-INSERT INTO bus_http_attempts (consumer_group, event_id, attempt, at, status, latency_ms,
-    outcome, next_try_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-ON CONFLICT (consumer_group, event_id, attempt) DO NOTHING
 """
 
 
@@ -171,22 +171,10 @@ class AttemptLog:
         return Seen(row[0], row[1] or 0, row[2], row[3] or 0)
 
     async def record(self, group: str, position: Position, attempt: Attempt) -> None:
-        """Store the attempt (if one was made) and the event's new state, in one transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if attempt.sent:
-                await conn.execute(
-                    _ATTEMPT,
-                    group,
-                    position.event_id,
-                    attempt.number,
-                    attempt.at,
-                    attempt.status,
-                    attempt.latency_ms,
-                    attempt.outcome,
-                    attempt.next_try_at,
-                )
+        """Store the attempt (if one was made) and the event's new state, atomically."""
+        async with self.pool.acquire() as conn:
             await conn.execute(
-                _UPSERT,
+                _RECORD,
                 group,
                 position.event_id,
                 position.key_digest,
@@ -198,6 +186,10 @@ class AttemptLog:
                 attempt.status,
                 attempt.next_try_at,
                 attempt.at if attempt.state == DELIVERED else None,
+                attempt.at,
+                attempt.latency_ms,
+                attempt.outcome,
+                attempt.sent,
             )
 
     async def set_endpoint(
