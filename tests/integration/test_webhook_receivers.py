@@ -20,7 +20,9 @@ from bus.config import BusSettings
 from bus.errors import BusError
 from bus.testing import wait_until
 from bus.tracking.attempts import attempt_summaries
+from tests.integration.test_ingress import ingress_server, new_key
 from tests.integration.webhook_world import (
+    IZIN,
     Receiver,
     WebhookWorld,
     attempts,
@@ -261,3 +263,38 @@ def _down_long_enough(hook: Receiver) -> bool:
         hook._stopped_at = time.monotonic()  # type: ignore[attr-defined]
         return False
     return time.monotonic() - stopped >= DOWN_S
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_structured_mode_during_a_rotation_shows_in_the_delivery_status_api(
+    kind: str, world: WebhookWorld
+) -> None:
+    group = world.group
+    async with world.receiver(kind, rotating=True) as hook:
+        hook.plan([{"status": 503, "retry_after": 1}])
+        catalog = world.catalog(hook, content_mode="structured")
+        owner = catalog.event_type(IZIN).owner
+        _, token = await new_key(world.database, owner)
+        async with (
+            running_webhook(world.settings, catalog, group, world.database),
+            ingress_server(world.settings, catalog, world.database) as url,
+            httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as api,
+        ):
+            item = licence(f"503/WH/{world.unique}/ce", 0)
+            published = await api.post(f"/v1/events/{IZIN}", json=item.model_dump(mode="json"))
+            assert published.status_code == 202, published.text
+            event_id = published.json()["id"]
+            await wait_until(lambda: delivered(hook, [event_id]), timeout=60, message="accepted")
+
+            async def reported() -> bool:
+                status = (await api.get(f"/v1/events/{event_id}/deliveries")).json()
+                mine = [d for d in status["deliveries"] if d["group"] == group]
+                return bool(mine) and mine[0]["detail"].startswith("delivered on attempt 2 at ")
+
+            await wait_until(reported, timeout=30, message="delivery-status API says attempt 2")
+        # Signed with the old and the new secret; the receiver knows only the new one.
+        log = [e for e in hook.log() if e["id"] == event_id]
+        assert [(e["status"], e["verified"]) for e in log] == [(503, True), (200, True)]
+        entry = log[-1]
+        assert (entry["key"], entry["type"]) == (item.nomor_izin, IZIN)
+        assert set(entry["fields"]) == catalog.granted_fields("bapenda.sipd", IZIN)

@@ -154,12 +154,14 @@ class WebhookWorld:
         return f"BUS_TEST_WEBHOOK_SECRET_{self.unique.upper()}"
 
     @contextlib.asynccontextmanager
-    async def receiver(self, kind: str) -> AsyncIterator[Receiver]:
-        """A started receiver whose secret the delivery's reference resolves to."""
+    async def receiver(self, kind: str, *, rotating: bool = False) -> AsyncIterator[Receiver]:
+        """A started receiver whose secret the delivery's reference resolves to (`rotating`:
+        the bus also holds an old secret the receiver no longer knows)."""
         directory = self.tmp / kind
         directory.mkdir(parents=True, exist_ok=True)
         started = Receiver(kind, directory, new_secret(), free_port())
-        self.monkeypatch.setenv(self.secret_variable, started.secret)
+        secrets = f"{new_secret()} {started.secret}" if rotating else started.secret
+        self.monkeypatch.setenv(self.secret_variable, secrets)
         await started.start()
         try:
             yield started
