@@ -81,17 +81,21 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
     )
     event_type = options.event_type
     view = subscriber.view_of(event_type.type)
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=1,
-        max_size=event_type.topic_settings.partitions + 4,
-        timeout=10,
-        # The attempt log is not the event store (Kafka is): a server crash may lose its last
-        # few hundred milliseconds, and then an event may be sent once more, which receivers
-        # deduplicate by webhook-id. Waiting for a WAL flush per attempt would cap delivery
-        # at the disk's flush rate instead.
-        server_settings={"synchronous_commit": "off"},
-    )
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=event_type.topic_settings.partitions + 4,
+            timeout=10,
+            # The attempt log is not the event store (Kafka is): a server crash may lose its last
+            # few hundred milliseconds, and then an event may be sent once more, which receivers
+            # deduplicate by webhook-id. Waiting for a WAL flush per attempt would cap delivery
+            # at the disk's flush rate instead.
+            server_settings={"synchronous_commit": "off"},
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        # The DSN may hold a password: name the failure, not the DSN.
+        raise BusError(f"the webhook adapter cannot reach the bus database: {exc}") from None
     timeout = httpx.Timeout(
         settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.read_timeout_s
     )

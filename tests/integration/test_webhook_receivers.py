@@ -145,8 +145,16 @@ async def test_429_waits_for_retry_after(kind: str, world: WebhookWorld) -> None
             ids = await publish(world.settings, items)
             await wait_until(lambda: delivered(hook, ids), timeout=60, message="all accepted")
         assert_once_in_order(hook, ids, items)
-        limited = next(e["id"] for e in hook.log() if e["status"] == 429)
-        rows = await attempts(world.database, group, limited)
+        limited = next(e for e in hook.log() if e["status"] == 429)
+        # While its key waits, the other key goes on: both its events are in before the retry.
+        log = [e for e in hook.log() if e["id"] in set(ids)]
+        retried_at = next(
+            i for i, e in enumerate(log) if e["id"] == limited["id"] and e["status"] == 200
+        )
+        others = [i for i, e in enumerate(log) if e["key"] != limited["key"] and e["status"] == 200]
+        assert len(others) == 2
+        assert max(others) < retried_at
+        rows = await attempts(world.database, group, limited["id"])
         assert [r["status"] for r in rows] == [429, 200]
         # Retry-After: 2 was honoured, although the first retry topic waits only 0.3 s.
         assert (rows[1]["at"] - rows[0]["at"]).total_seconds() >= 2.0

@@ -171,3 +171,16 @@ def test_no_agreement_no_delivery_and_each_field_is_checked() -> None:
         _with(replace(good, secret=SPEC_SECRET))
     with pytest.raises(CatalogError, match="not a CIDR"):
         _with(replace(good, allow_networks=("loopback",)))
+
+
+async def test_the_rate_limit_spaces_requests() -> None:
+    import time
+
+    from adapters.webhook.delivery import _Pace
+
+    pace = _Pace(50.0)
+    started = time.monotonic()
+    for _ in range(6):
+        await pace.wait()
+    # Six requests at 50/s: the sixth no sooner than 5 intervals of 20 ms after the first.
+    assert time.monotonic() - started >= 0.1
