@@ -71,7 +71,12 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
             "the webhook adapter logs its attempts in the bus database: --dsn or BUS_DATABASE_DSN"
         )
     signer = read_secret(delivery.secret or "")
-    policy = RetryPolicy.over_horizon(settings.first_retry_s, delivery.retry_horizon_s)
+    policy = RetryPolicy.over_horizon(
+        settings.first_retry_s,
+        delivery.retry_horizon_s,
+        stages=settings.retry_stages,
+        factor=settings.retry_factor,
+    )
     subscriber = Subscriber(
         delivery.system,
         group=options.group,

@@ -39,7 +39,7 @@ from bus.catalog import Delivery
 from bus.envelope import Envelope
 from bus.errors import BusError, PermanentError, RetryLaterError
 from bus.logging import get_logger
-from bus.reliability import RetryPolicy, retry_stage
+from bus.reliability import Failure, RetryPolicy, retry_stage
 from bus.subscribe import Duplicate
 from bus.tracking.attempts import (
     DEAD_LETTERED,
@@ -64,6 +64,9 @@ class WebhookSettings(BaseSettings):
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 15.0
     first_retry_s: float = 5.0
+    #: Retry topics: delays first_retry_s × retry_factor^n; the last repeats until the horizon.
+    retry_stages: int = 6
+    retry_factor: float = 5.0
     jitter: float = 0.2
     circuit_threshold: int = 5
     circuit_cooldown_s: float = 30.0
@@ -128,6 +131,8 @@ class WebhookDelivery:
     ) -> object:
         """Deliver one event (see the module docstring); raise to retry or dead-letter it."""
         stage = retry_stage(record.topic)
+        failure = Failure.from_headers(record.headers or ())
+        since = failure.first_failure_at if failure is not None else None
         position = Position(
             envelope.id,
             key_digest(record.key),
@@ -139,28 +144,55 @@ class WebhookDelivery:
             return Duplicate
         now = datetime.now(UTC)
         if seen.waits_behind(envelope.id):
+            # Queued right behind the head, on its stage and due when it is: delivered as soon
+            # as the head is, never before it.
             target = max(seen.head_stage, stage + 1)
-            await self._note(position, seen.attempts, now, "waiting", target)
+            await self._note(
+                position, seen.attempts, now, "waiting", stage=target, next_try=seen.head_next_try
+            )
             raise RetryLaterError(
-                f"waits behind event {seen.head} of the same key", stage=seen.head_stage
+                f"waits behind event {seen.head} of the same key",
+                stage=seen.head_stage,
+                not_before=seen.head_next_try,
             )
         if self.disabled is not None:
-            await self._note(position, seen.attempts, now, "endpoint disabled", stage, dead=True)
+            await self._note(
+                position, seen.attempts, now, "endpoint disabled", stage=stage, dead=True
+            )
             raise EndpointDisabledError(f"the endpoint is disabled: {self.disabled}")
         wait = self.breaker.retry_in()
         if wait is not None:
-            await self._note(position, seen.attempts, now, "circuit open", stage + 1)
-            raise RetryLaterError("the endpoint's circuit is open", not_before=now + _s(wait))
+            # The stage's own delay: a shorter one would hold up the records queued behind.
+            later = RetryLaterError(f"the endpoint's circuit is open for {wait:.0f} s more")
+            following = self.policy.next_stage(stage, later, since)
+            if following is None:
+                await self._note(
+                    position, seen.attempts, now, "circuit open", stage=stage, dead=True
+                )
+            else:
+                next_try = now + _s(self.policy.delay_of(following))
+                await self._note(
+                    position, seen.attempts, now, "circuit open", stage=following, next_try=next_try
+                )
+            raise later
         try:
             await self.guard.check()
         except PermanentError:
-            await self._note(position, seen.attempts, now, "destination refused", stage, dead=True)
+            await self._note(
+                position, seen.attempts, now, "destination refused", stage=stage, dead=True
+            )
             raise
-        return await self._attempt(data, envelope, position, seen.attempts + 1, stage)
+        return await self._attempt(data, envelope, position, seen.attempts + 1, (stage, since))
 
     async def _attempt(
-        self, data: BaseModel, envelope: Envelope, position: Position, number: int, stage: int
+        self,
+        data: BaseModel,
+        envelope: Envelope,
+        position: Position,
+        number: int,
+        where: tuple[int, datetime | None],
     ) -> object:
+        stage, since = where
         headers, body = self.encode(data, envelope)
         headers.update(self.signer.headers(envelope.id, body))
         headers["user-agent"] = request.USER_AGENT
@@ -201,24 +233,28 @@ class WebhookDelivery:
             raise EndpointDisabledError("the endpoint answered 410 Gone; it is now disabled")
         if status != 429:
             await self.breaker.failed()
-        if stage >= self.policy.stages:
+        following = self.policy.next_stage(stage, RetryLaterError(outcome), since)
+        if following is None:
             await self.attempts.record(
                 self.group,
                 position,
                 Attempt(number, at, status, latency_ms, outcome, DEAD_LETTERED, stage, None),
             )
             raise RetryLaterError(f"gave up after {number} attempts: {outcome}")
-        delay = self.policy.delay_of(stage + 1) * (1 + self.settings.jitter * random.random())
+        delay = self.policy.delay_of(following) * (1 + self.settings.jitter * random.random())
         if retry_after is not None and status in (429, 503):
-            delay = retry_after
+            # Waits on the first stage whose delay is as long, not before the receiver asked.
+            following = self.policy.stage_for(retry_after, following)
+            delay = max(retry_after, self.policy.delay_of(following))
         next_try = datetime.now(UTC) + _s(delay)
         await self.attempts.record(
             self.group,
             position,
-            Attempt(number, at, status, latency_ms, outcome, PENDING, stage + 1, next_try),
+            Attempt(number, at, status, latency_ms, outcome, PENDING, following, next_try),
         )
         raise RetryLaterError(
             f"the endpoint answered {status or outcome}; next try at {next_try.isoformat()}",
+            stage=following,
             not_before=next_try,
         )
 
@@ -228,8 +264,9 @@ class WebhookDelivery:
         attempts: int,
         at: datetime,
         outcome: str,
-        stage: int,
         *,
+        stage: int,
+        next_try: datetime | None = None,
         dead: bool = False,
     ) -> None:
         """Record an event's state when no request was made (waiting, circuit, disabled)."""
@@ -237,7 +274,7 @@ class WebhookDelivery:
         await self.attempts.record(
             self.group,
             position,
-            Attempt(attempts, at, None, 0.0, outcome, state, stage, None, sent=False),
+            Attempt(attempts, at, None, 0.0, outcome, state, stage, next_try, sent=False),
         )
 
     async def _circuit_changed(self, state: Circuit) -> None:

@@ -56,7 +56,9 @@ class FailureRouter:
         permanent: bool = False,
     ) -> str:
         """Send the record to its next retry topic or the DLQ; return the topic once acked."""
-        next_stage = None if permanent else self.policy.next_stage(stage, error)
+        next_stage = (
+            None if permanent else self.policy.next_stage(stage, error, failure.first_failure_at)
+        )
         if isinstance(error, RetryLaterError) and next_stage is not None:
             # The handler may park the event on a later stage (behind an earlier event of
             # its key), never on an earlier one, and never past the last.

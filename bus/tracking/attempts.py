@@ -74,10 +74,10 @@ _LOOKUP = """
 SELECT
     (SELECT state FROM bus_http_deliveries WHERE consumer_group = $1 AND event_id = $2),
     (SELECT attempts FROM bus_http_deliveries WHERE consumer_group = $1 AND event_id = $2),
-    head.event_id, head.stage
+    head.event_id, head.stage, head.next_try_at
 FROM (SELECT 1) one
 LEFT JOIN LATERAL (
-    SELECT event_id, stage FROM bus_http_deliveries
+    SELECT event_id, stage, next_try_at FROM bus_http_deliveries
     WHERE consumer_group = $1 AND key_digest = $3 AND state = 'pending'
     ORDER BY source_partition, source_offset LIMIT 1
 ) head ON true
@@ -114,6 +114,8 @@ class Seen:
     attempts: int
     head: str | None
     head_stage: int
+    #: When the head of the key's queue is tried next (None: not known yet).
+    head_next_try: datetime | None = None
 
     @property
     def delivered(self) -> bool:
@@ -168,7 +170,7 @@ class AttemptLog:
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(_LOOKUP, group, event_id, digest)
         assert row is not None
-        return Seen(row[0], row[1] or 0, row[2], row[3] or 0)
+        return Seen(row[0], row[1] or 0, row[2], row[3] or 0, row[4])
 
     async def record(self, group: str, position: Position, attempt: Attempt) -> None:
         """Store the attempt (if one was made) and the event's new state, atomically."""

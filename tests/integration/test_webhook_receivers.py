@@ -18,6 +18,8 @@ import pytest
 from adapters.webhook import Signer
 from bus.config import BusSettings
 from bus.errors import BusError
+from bus.monitor.snapshot import state_document
+from bus.monitor.watch import LagMonitor
 from bus.testing import wait_until
 from bus.tracking.attempts import attempt_summaries
 from tests.integration.test_ingress import ingress_server, new_key
@@ -246,6 +248,17 @@ async def test_receiver_down_loses_nothing_and_doubles_nothing(
             # `bus lag` names the endpoint held back, besides the group's lag.
             lag = await bus_cli(world.settings, world.database, "lag", "--group", group)
             assert "circuit open" in lag or "circuit half-open" in lag
+            # … and so does the dashboard's document.
+            monitor = LagMonitor(
+                world.settings.model_copy(update={"database_dsn": world.database}), groups=[group]
+            )
+            await monitor.start()
+            try:
+                document = state_document(await monitor.refresh(), None)
+            finally:
+                await monitor.stop()
+            [entry] = [g for g in document["groups"] if g["group"] == group]
+            assert entry["http_endpoint"] in ("circuit open", "circuit half-open")
             await wait_until(
                 lambda: _down_long_enough(hook), timeout=DOWN_S + 60, interval=0.5,
                 message=f"receiver down for {DOWN_S} s",

@@ -213,7 +213,12 @@ async def running_webhook(
         settings=settings,
         catalog=catalog,
         dsn=dsn,
-        extra={"first_retry_s": "0.3", "circuit_cooldown_s": "1", **options},
+        extra={
+            "first_retry_s": "0.3",
+            "retry_factor": "2",
+            "circuit_cooldown_s": "1",
+            **options,
+        },
     )
     async with webhook(adapter) as subscriber:
         task = asyncio.create_task(subscriber.run())

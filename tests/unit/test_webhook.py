@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import itertools
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -132,14 +131,21 @@ async def test_the_breaker_opens_after_the_threshold_and_one_probe_closes_it() -
     assert changes == [Circuit.OPEN, Circuit.OPEN, Circuit.CLOSED]
 
 
-def test_retry_topics_double_up_to_the_horizon() -> None:
+def test_retry_topics_grow_and_the_last_repeats_until_the_horizon() -> None:
     policy = RetryPolicy.over_horizon(5, 3 * 24 * 3600)
-    delays = policy.topic_delays_s
-    assert sum(delays) == 3 * 24 * 3600
-    assert delays[:4] == (5, 10, 20, 40)
-    assert all(b == 2 * a for a, b in itertools.pairwise(delays[:-1]))
+    assert policy.topic_delays_s == (5, 25, 125, 625, 3125, 15625)
     assert policy.attempts == 1
-    assert len(delays) == 16
+    error = RuntimeError("503")
+    assert [policy.next_stage(s, error) for s in range(6)] == [1, 2, 3, 4, 5, 6]
+    now = datetime.now(UTC)
+    assert policy.next_stage(6, error, now - timedelta(days=2)) == 6
+    assert policy.next_stage(6, error, now - timedelta(days=3, seconds=1)) is None
+    assert policy.next_stage(6, error) is None
+    assert RetryPolicy().next_stage(3, error, now) is None  # no horizon: one pass, then DLQ
+    # A Retry-After of 100 s waits on the 125 s stage, so it holds up nobody queued behind it.
+    assert policy.stage_for(100, at_least=1) == 3
+    assert policy.stage_for(100, at_least=4) == 4
+    assert policy.stage_for(10**6, at_least=1) == 6
 
 
 def test_retry_after_in_seconds_or_as_a_date() -> None:
