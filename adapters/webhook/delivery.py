@@ -146,15 +146,23 @@ class WebhookDelivery:
         if seen.waits_behind(envelope.id):
             # Queued right behind the head, on its stage and due when it is: delivered as soon
             # as the head is, never before it.
-            target = max(seen.head_stage, stage + 1)
-            await self._note(
-                position, seen.attempts, now, "waiting", stage=target, next_try=seen.head_next_try
-            )
-            raise RetryLaterError(
+            waiting = RetryLaterError(
                 f"waits behind event {seen.head} of the same key",
                 stage=seen.head_stage,
                 not_before=seen.head_next_try,
             )
+            following = self.policy.next_stage(stage, waiting, since)
+            # Past its own horizon it goes to the DLQ like any other, and leaves the queue.
+            await self._note(
+                position,
+                seen.attempts,
+                now,
+                "waiting",
+                stage=max(seen.head_stage, following or stage),
+                next_try=seen.head_next_try,
+                dead=following is None,
+            )
+            raise waiting
         if self.disabled is not None:
             await self._note(
                 position, seen.attempts, now, "endpoint disabled", stage=stage, dead=True
