@@ -23,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
 from adapters.webhook.delivery import WebhookDelivery, WebhookSettings
+from adapters.webhook.health import EndpointHealth
 from adapters.webhook.signing import Signer, new_secret, public_key, read_secret
 from bus.catalog import Delivery
 from bus.envelope import Envelope
@@ -119,6 +120,7 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
                 signer=signer,
                 policy=policy,
                 attempts=AttemptLog(pool),
+                health=EndpointHealth(pool, options.group, delivery.system),
                 client=client,
                 settings=settings,
             )

@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.webhook import request
 from adapters.webhook.breaker import Circuit, CircuitBreaker
 from adapters.webhook.destination import DestinationGuard
+from adapters.webhook.health import EndpointHealth
 from adapters.webhook.signing import Signer
 from bus.catalog import Delivery
 from bus.envelope import Envelope
@@ -50,6 +51,7 @@ from bus.tracking.attempts import (
     Position,
     key_digest,
 )
+from bus.tracking.webhook_endpoints import State
 
 log = get_logger("bus.adapter.webhook")
 
@@ -88,6 +90,7 @@ class WebhookDelivery:
         signer: Signer,
         policy: RetryPolicy,
         attempts: AttemptLog,
+        health: EndpointHealth,
         client: httpx.AsyncClient,
         settings: WebhookSettings,
     ) -> None:
@@ -97,6 +100,7 @@ class WebhookDelivery:
         self.signer = signer
         self.policy = policy
         self.attempts = attempts
+        self.health = health
         self.client = client
         self.settings = settings
         self.guard = DestinationGuard(self.endpoint, delivery.allow_networks)
@@ -116,15 +120,12 @@ class WebhookDelivery:
         """Create the log tables, check the destination, refuse to start on a disabled one."""
         await self.attempts.ensure_schema()
         await self.guard.check()
-        if enable:
-            await self.attempts.set_endpoint(self.group, self.endpoint, enable=True)
-        self.disabled = await self.attempts.disabled(self.group, self.endpoint)
-        if self.disabled is not None:
+        if await self.health.load() == "disabled" and not enable:
             raise BusError(
-                f"the endpoint of {self.group} was disabled ({self.disabled}); once its owner "
-                "has fixed it, start again with --option enable=true"
+                f"the endpoint of {self.group} was disabled: it answered 410 Gone; once its "
+                "owner has fixed it, start again with --option enable=true"
             )
-        await self.attempts.set_endpoint(self.group, self.endpoint, circuit=Circuit.CLOSED)
+        await self.health.became("closed")
 
     async def deliver(
         self, data: BaseModel, envelope: Envelope, record: ConsumerRecord[bytes, bytes]
@@ -208,6 +209,7 @@ class WebhookDelivery:
         at = datetime.now(UTC)
         started = perf_counter()
         status: int | None = None
+        error_class: str | None = None
         retry_after: float | None = None
         try:
             response = await self.client.post(self.endpoint, content=body, headers=headers)
@@ -215,10 +217,13 @@ class WebhookDelivery:
             outcome = response.reason_phrase or str(status)
             retry_after = _retry_after(response.headers.get("retry-after"), at)
         except httpx.TimeoutException as exc:
-            outcome = f"timeout ({type(exc).__name__})"
+            error_class = type(exc).__name__
+            outcome = f"timeout ({error_class})"
         except httpx.HTTPError as exc:
-            outcome = f"connection failed ({type(exc).__name__})"
+            error_class = type(exc).__name__
+            outcome = f"connection failed ({error_class})"
         latency_ms = (perf_counter() - started) * 1000
+        await self.health.attempted(status, error_class)
         if status is not None and 200 <= status < 300:
             await self.attempts.record(
                 self.group,
@@ -229,9 +234,7 @@ class WebhookDelivery:
             return None
         if status == 410:
             self.disabled = f"410 Gone at {at.isoformat(timespec='seconds')}"
-            await self.attempts.set_endpoint(
-                self.group, self.endpoint, disabled_reason=self.disabled
-            )
+            await self.health.became("disabled")
             await self.attempts.record(
                 self.group,
                 position,
@@ -286,7 +289,14 @@ class WebhookDelivery:
         )
 
     async def _circuit_changed(self, state: Circuit) -> None:
-        await self.attempts.set_endpoint(self.group, self.endpoint, circuit=state.value)
+        await self.health.became(_STATES[state])
+
+
+_STATES: dict[Circuit, State] = {
+    Circuit.CLOSED: "closed",
+    Circuit.OPEN: "open",
+    Circuit.HALF_OPEN: "half_open",
+}
 
 
 class _Pace:

@@ -108,17 +108,18 @@ async def _print_endpoints(settings: BusSettings) -> None:
         return
     import asyncpg
 
-    from bus.tracking.attempts import endpoint_states
+    from bus.tracking.webhook_endpoints import read_endpoints
 
     conn = await asyncpg.connect(settings.database_dsn, timeout=10)
     try:
-        troubled = [e for e in await endpoint_states(conn) if e.disabled or e.circuit != "closed"]
+        troubled = [e for e in await read_endpoints(conn) if e.state != "closed"]
     finally:
         await conn.close()
     if troubled:
-        table = Table("group", "endpoint", "since", title="Webhook endpoints held back")
+        table = Table("group", "endpoint", "failures in a row", title="Webhook endpoints held back")
         for e in troubled:
-            table.add_row(e.group, Text(e.label, style="bold red"), e.changed_at.isoformat())
+            label = "disabled (410)" if e.state == "disabled" else f"circuit {e.state}"
+            table.add_row(e.group, Text(label, style="bold red"), str(e.consecutive_failures))
         _common.out.print(table)
 
 

@@ -1,20 +1,18 @@
-"""The HTTP delivery log: every attempt to deliver an event over HTTP, and each endpoint's state.
+"""The HTTP delivery log: every attempt to deliver an event over HTTP, and each key's queue.
 
     log = AttemptLog(pool)
     await log.ensure_schema()
     seen = await log.lookup(group, event_id, key_digest)     # state and the key's head
     await log.record(group, attempt)                         # one attempt, one transaction
 
-Three tables in the bus's database, written by the webhook adapter and read by `bus trace`,
-`GET /v1/events/{id}/deliveries` and `bus lag`:
+Two tables in the bus's database, written by the webhook adapter and read by `bus trace` and
+`GET /v1/events/{id}/deliveries` (each endpoint's circuit is in `webhook_endpoints`):
 
 - `bus_http_deliveries`: one row per (group, event): pending, delivered or dead-lettered, its
   source position, how many attempts, the retry stage it waits in. Pending rows of one key
   are its queue: only the oldest may be attempted, which keeps per-key order while one of
   them is retried. Keys are stored as SHA-256 digests: a key may be a NIK.
 - `bus_http_attempts`: one row per HTTP attempt: when, status, latency, next try.
-- `bus_http_endpoints`: per group, the endpoint's circuit (closed, open, half-open) and
-  whether a 410 disabled it.
 """
 
 from __future__ import annotations
@@ -57,14 +55,6 @@ CREATE TABLE IF NOT EXISTS bus_http_attempts (
     outcome        text             NOT NULL,
     next_try_at    timestamptz,
     PRIMARY KEY (consumer_group, event_id, attempt)
-);
-CREATE TABLE IF NOT EXISTS bus_http_endpoints (
-    consumer_group  text        PRIMARY KEY,
-    endpoint        text        NOT NULL,
-    circuit         text        NOT NULL DEFAULT 'closed',
-    disabled_at     timestamptz,
-    disabled_reason text,
-    changed_at      timestamptz NOT NULL DEFAULT now()
 );
 """
 
@@ -193,77 +183,6 @@ class AttemptLog:
                 attempt.outcome,
                 attempt.sent,
             )
-
-    async def set_endpoint(
-        self,
-        group: str,
-        endpoint: str,
-        *,
-        circuit: str | None = None,
-        disabled_reason: str | None = None,
-        enable: bool = False,
-    ) -> None:
-        """Record the endpoint's circuit state, a 410 that disabled it, or its re-enabling."""
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                """
-                INSERT INTO bus_http_endpoints AS e (consumer_group, endpoint, circuit,
-                    disabled_at, disabled_reason)
-                VALUES ($1, $2, COALESCE($3, 'closed'),
-                    CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $4)
-                ON CONFLICT (consumer_group) DO UPDATE SET
-                    endpoint = EXCLUDED.endpoint,
-                    circuit = COALESCE($3, e.circuit),
-                    disabled_at = CASE WHEN $5 THEN NULL
-                        WHEN $4::text IS NULL THEN e.disabled_at ELSE now() END,
-                    disabled_reason = CASE WHEN $5 THEN NULL
-                        ELSE COALESCE($4, e.disabled_reason) END,
-                    changed_at = now()
-                """,
-                group,
-                endpoint,
-                circuit,
-                disabled_reason,
-                enable,
-            )
-
-    async def disabled(self, group: str, endpoint: str) -> str | None:
-        """Why the group's endpoint is disabled (a 410), or None; another URL is not."""
-        async with self.pool.acquire() as conn:
-            reason: str | None = await conn.fetchval(
-                "SELECT disabled_reason FROM bus_http_endpoints WHERE consumer_group = $1 "
-                "AND endpoint = $2 AND disabled_at IS NOT NULL",
-                group,
-                endpoint,
-            )
-        return reason
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointState:
-    """One HTTP delivery's endpoint as the operators see it."""
-
-    group: str
-    circuit: str
-    disabled: bool
-    changed_at: datetime
-
-    @property
-    def label(self) -> str:
-        """For example "circuit open" or "disabled (410)"."""
-        return "disabled (410)" if self.disabled else f"circuit {self.circuit}"
-
-
-async def endpoint_states(conn: Connection) -> list[EndpointState]:
-    """Every HTTP endpoint's circuit and 410 state (empty before any webhook adapter ran)."""
-    try:
-        rows = await conn.fetch(
-            "SELECT consumer_group, circuit, disabled_at IS NOT NULL AS disabled, changed_at "
-            "FROM bus_http_endpoints ORDER BY consumer_group"
-        )
-    except asyncpg.UndefinedTableError:
-        return []
-    return [EndpointState(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 async def attempt_summaries(conn: Connection, event_id: str) -> dict[str, str]:
