@@ -54,11 +54,8 @@ class WebhookResult:
 
 def bench_catalog(port: int) -> Catalog:
     """The benchmark catalog with a push delivery to the local receiver and a pull delivery."""
-    return Catalog(
-        systems=catalog.systems,
-        event_types=[et.data for et in catalog.event_types],
-        subscriptions=catalog.subscriptions,
-        deliveries=[
+    return catalog.with_deliveries(
+        [
             Delivery(
                 system=SUBSCRIBER,
                 event_type=WebhookEvent.event_type().type,
@@ -74,7 +71,7 @@ def bench_catalog(port: int) -> Catalog:
                 group=PULL_GROUP,
                 mode="pull",
             ),
-        ],
+        ]
     )
 
 

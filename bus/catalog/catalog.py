@@ -135,6 +135,15 @@ class Catalog:
                 return sub
         return None
 
+    def with_deliveries(self, deliveries: Iterable[Delivery]) -> Catalog:
+        """This catalog with `deliveries` as its HTTP deliveries, checked like any catalog."""
+        return Catalog(
+            systems=self.systems,
+            event_types=[et.data for et in self.event_types],
+            subscriptions=self.subscriptions,
+            deliveries=deliveries,
+        )
+
     def delivery(self, group: str) -> Delivery | None:
         """The HTTP delivery of consumer group `group`, if the catalog declares one."""
         return next((d for d in self.deliveries if d.group == group), None)

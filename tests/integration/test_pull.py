@@ -24,12 +24,7 @@ def pull_catalog(group: str, visibility_timeout_s: float) -> Catalog:
     """The project's catalog plus one pull delivery of licences to dlhk.simlhk."""
     base = load_catalog("schemas")
     delivery = Delivery(system=SYSTEM, event_type=IZIN, group=group, mode="pull")
-    return Catalog(
-        systems=base.systems,
-        event_types=[et.data for et in base.event_types],
-        subscriptions=base.subscriptions,
-        deliveries=[replace(delivery, visibility_timeout_s=visibility_timeout_s)],
-    )
+    return base.with_deliveries([replace(delivery, visibility_timeout_s=visibility_timeout_s)])
 
 
 async def test_pull_delivers_every_event_once_in_key_order_and_again_after_the_timeout(

@@ -185,12 +185,7 @@ def push_catalog(group: str, endpoint: str, secret_variable: str, **changes: Any
         secret=f"env:{secret_variable}",
         allow_networks=("127.0.0.0/8",),
     )
-    return Catalog(
-        systems=base.systems,
-        event_types=[et.data for et in base.event_types],
-        subscriptions=base.subscriptions,
-        deliveries=[replace(delivery, **changes)],
-    )
+    return base.with_deliveries([replace(delivery, **changes)])
 
 
 @contextlib.asynccontextmanager

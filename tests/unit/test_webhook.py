@@ -157,12 +157,7 @@ def test_retry_after_in_seconds_or_as_a_date() -> None:
 
 
 def _with(delivery: Delivery) -> Catalog:
-    return Catalog(
-        systems=catalog.systems,
-        event_types=[et.data for et in catalog.event_types],
-        subscriptions=catalog.subscriptions,
-        deliveries=[delivery],
-    )
+    return catalog.with_deliveries([delivery])
 
 
 def test_no_agreement_no_delivery_and_each_field_is_checked() -> None:
