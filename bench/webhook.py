@@ -39,6 +39,8 @@ PUSH_GROUP = f"{SUBSCRIBER}.webhook"
 PULL_GROUP = f"{SUBSCRIBER}.pull"
 SECRET_VARIABLE = "BUS_BENCH_WEBHOOK_SECRET"
 TIMEOUT_S = 300.0
+#: Events per second published while push latency is measured.
+LATENCY_RATE = 100
 
 
 @dataclass(frozen=True)
