@@ -11,7 +11,7 @@ import pytest
 
 from bus.catalog import Catalog, Delivery, load_catalog
 from bus.config import BusSettings
-from bus.testing import start_group_at_end, wait_until
+from bus.testing import assert_problem, start_group_at_end, wait_until
 from tests.integration.test_ingress import ingress_server, new_key
 from tests.integration.webhook_world import IZIN, licence, publish
 
@@ -41,11 +41,13 @@ async def test_pull_delivers_every_event_once_in_key_order_and_again_after_the_t
         httpx.AsyncClient(base_url=url, timeout=40) as client,
     ):
         mine = {"Authorization": f"Bearer {token}"}
-        assert (await client.get(events_url)).status_code == 401
+        assert_problem(await client.get(events_url), 401, "/problems/unauthorized")
         refused = await client.get(events_url, headers={"Authorization": f"Bearer {other}"})
-        assert refused.status_code == 403
+        assert_problem(refused, 403, "/problems/not-your-subscription")
         unknown = await client.get(f"/v1/subscriptions/{SYSTEM}.nope/events", headers=mine)
-        assert unknown.status_code == 404
+        assert_problem(unknown, 404, "/problems/unknown-subscription")
+        no_cursor = await client.post(f"/v1/subscriptions/{group}/ack", json={}, headers=mine)
+        assert_problem(no_cursor, 422, "/problems/invalid-data")
 
         items = [licence(f"503/PULL/{unique}/{k}", r) for r in range(3) for k in range(3)]
         ids = await publish(bus_settings, items)
@@ -67,7 +69,7 @@ async def test_pull_delivers_every_event_once_in_key_order_and_again_after_the_t
         stale = await client.post(
             f"/v1/subscriptions/{group}/ack", json={"cursor": first["cursor"]}, headers=mine
         )
-        assert stale.status_code == 409
+        assert_problem(stale, 409, "/problems/stale-cursor")
 
         # Fetch and acknowledge until every event arrived; nothing comes twice once acked.
         received: list[dict[str, Any]] = []
