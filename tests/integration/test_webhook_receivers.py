@@ -21,6 +21,7 @@ from bus.errors import BusError
 from bus.monitor.snapshot import state_document
 from bus.monitor.watch import LagMonitor
 from bus.testing import wait_until
+from bus.testing.cli import run_bus
 from bus.tracking.attempts import attempt_summaries
 from tests.integration.test_ingress import ingress_server, new_key
 from tests.integration.webhook_world import (
@@ -28,7 +29,6 @@ from tests.integration.webhook_world import (
     Receiver,
     WebhookWorld,
     attempts,
-    bus_cli,
     fetch_value,
     licence,
     publish,
@@ -118,11 +118,12 @@ async def test_500_then_200_delivers_once_in_key_order_and_tampering_is_rejected
         assert summary.startswith("delivered on attempt 3 at ")
         # `bus trace` says the same, from the attempt log in the bus database.
         topic, partition, offset = positions[first]
-        traced = await bus_cli(
-            world.settings, world.database, "trace", first, "--topic", topic,
-            "--partition", str(partition), "--offset", str(offset), "--group", group, "--json",
+        traced = await run_bus(
+            world.settings, "trace", first, "--topic", topic, "--partition", str(partition),
+            "--offset", str(offset), "--group", group, "--json", database_dsn=world.database,
         )  # fmt: skip
-        by_group = {d["group"]: d for d in json.loads(traced)["deliveries"]}
+        assert traced.returncode == 0, traced.stderr
+        by_group = {d["group"]: d for d in json.loads(traced.stdout)["deliveries"]}
         assert by_group[group]["state"] == "delivered"
         assert by_group[group]["detail"].startswith("delivered on attempt 3 at ")
         # A tampered delivery is refused by the receiver's own verifier.
@@ -246,8 +247,11 @@ async def test_receiver_down_loses_nothing_and_doubles_nothing(
 
             await wait_until(lambda: circuit_is("open"), timeout=60, message="circuit open")
             # `bus lag` names the endpoint held back, besides the group's lag.
-            lag = await bus_cli(world.settings, world.database, "lag", "--group", group)
-            assert "circuit open" in lag or "circuit half_open" in lag
+            lag = await run_bus(
+                world.settings, "lag", "--group", group, database_dsn=world.database, columns=200
+            )
+            assert lag.returncode == 0, lag.stderr
+            assert "circuit open" in lag.stdout or "circuit half_open" in lag.stdout
             # … and so does the dashboard's document.
             monitor = LagMonitor(
                 world.settings.model_copy(update={"database_dsn": world.database}), groups=[group]

@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -282,19 +281,3 @@ async def fetch_value(dsn: str, query: str, *args: Any) -> Any:
         return await conn.fetchval(query, *args)
     finally:
         await conn.close()
-
-
-async def bus_cli(settings: BusSettings, database: str, *args: str) -> str:
-    """Run the `bus` command with the test's broker and database; its standard output."""
-    env = {
-        **os.environ,
-        "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "BUS_DATABASE_DSN": database,
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("bus")), *args,
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    return stdout.decode()
