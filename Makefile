@@ -10,7 +10,7 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_DIR     := .bus/kafka/$(KAFKA_VERSION)
 KAFKA_STAMP   := $(KAFKA_DIR)/.installed
 
-.PHONY: dev test lint typecheck pytest bench install clean browser kafka
+.PHONY: dev test lint typecheck pytest bench install clean browser kafka peers
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,7 @@ typecheck: $(STAMP)
 catalog-check: $(STAMP)
 	$(BIN)/bus catalog check
 
-pytest: $(STAMP) kafka browser
+pytest: $(STAMP) kafka browser peers
 	$(BIN)/pytest
 
 ## Debian's chromium for the dashboard test (Playwright drives it; it never downloads one).
@@ -57,6 +57,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+## Webhook receivers nobody here wrote: Debian's php-cli and the npm standardwebhooks package.
+peers:
+	@command -v php >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq php-cli; }
+	cd tests/receivers/node && npm ci --silent --no-audit --no-fund
 
 ## Benchmarks: ratios against raw aiokafka on the same broker, written to bench/results.json.
 bench: $(STAMP) kafka

@@ -44,14 +44,15 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated subset of: breakdown,publish,consume,latency,ingress,outbox,lag",
+        help="comma-separated subset of: "
+        "breakdown,publish,consume,latency,ingress,outbox,webhook,lag",
     )
     return parser.parse_args()
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported after logging is configured: bus modules bind their loggers at import.
-    from bench import breakdown, consume, ingress, lag, latency, outbox, publish
+    from bench import breakdown, consume, ingress, lag, latency, outbox, publish, webhook
     from bench.catalog import PublishEvent, payloads
     from bench.environment import Sizes, bench_settings, create_topics, local_broker, machine
     from bus.broker.local import choose_broker
@@ -73,6 +74,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "lag_scan_curve": [],
         "ingress_eps": None,
         "outbox_eps": None,
+        "webhook_eps": None,
+        "webhook_p99_ms": None,
+        "pull_eps": None,
         "raw_publish_eps": None,
         "raw_consume_eps": None,
         "librdkafka_publish_eps": None,
@@ -181,6 +185,17 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             results["ingress_eps"] = round(result.eps)
             details["ingress"] = result.details
 
+        async def run_webhook() -> None:
+            # Latency at a rate one endpoint keeps up with (the latency benchmark's 1,000/s
+            # would measure the queue, not the delivery).
+            result = await webhook.run(
+                settings, sizes.webhook_events, sizes.latency_seconds, webhook.LATENCY_RATE
+            )
+            results["webhook_eps"] = round(result.push_eps)
+            results["webhook_p99_ms"] = round(result.p99_ms, 2)
+            results["pull_eps"] = round(result.pull_eps)
+            details["webhook"] = {**result.details, "p50_ms": round(result.p50_ms, 2)}
+
         async def run_breakdown() -> None:
             details["per_event_us"] = await breakdown.run(
                 min(sizes.publish_events, 10_000), repeat=sizes.rounds
@@ -192,6 +207,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         await step("latency", run_latency)
         await step("ingress", run_ingress)
         await step("outbox", run_outbox)
+        await step("webhook", run_webhook)
 
     async def run_lag() -> None:
         # Each scenario on a broker of its own: the scan reads the whole cluster's metadata.

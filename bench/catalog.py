@@ -72,7 +72,35 @@ class LatencyEvent(
     """Benchmark event for the end-to-end latency topic."""
 
 
-EVENT_TYPES: tuple[type[EventData], ...] = (PublishEvent, ConsumeEvent, LatencyEvent)
+class WebhookEvent(
+    _Retribusi,
+    type="id.go.riau.bapenda.bench.webhook",
+    version=1,
+    owner=PUBLISHER,
+    key="kode_bayar",
+    topic=_TOPIC,
+):
+    """Benchmark event for the webhook push topic."""
+
+
+class PullEvent(
+    _Retribusi,
+    type="id.go.riau.bapenda.bench.pull",
+    version=1,
+    owner=PUBLISHER,
+    key="kode_bayar",
+    topic=_TOPIC,
+):
+    """Benchmark event for the HTTP pull topic."""
+
+
+EVENT_TYPES: tuple[type[EventData], ...] = (
+    PublishEvent,
+    ConsumeEvent,
+    LatencyEvent,
+    WebhookEvent,
+    PullEvent,
+)
 
 catalog = Catalog(
     systems=[

@@ -34,6 +34,7 @@ class Sizes:
     lag_topic_partitions: int
     ingress_events: int
     outbox_events: int
+    webhook_events: int
 
     @classmethod
     def full(cls) -> Sizes:
@@ -53,6 +54,7 @@ class Sizes:
             lag_topic_partitions=12,
             ingress_events=3_000,
             outbox_events=10_000,
+            webhook_events=10_000,
         )
 
     @classmethod
@@ -71,6 +73,7 @@ class Sizes:
             lag_topic_partitions=2,
             ingress_events=50,
             outbox_events=100,
+            webhook_events=200,
         )
 
 

@@ -19,6 +19,9 @@ REQUIRED_KEYS = (
     "lag_scan_curve",
     "ingress_eps",
     "outbox_eps",
+    "webhook_eps",
+    "webhook_p99_ms",
+    "pull_eps",
     "raw_publish_eps",
     "raw_consume_eps",
     "librdkafka_publish_eps",
@@ -37,6 +40,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "consume_ratio": (">=", 0.8),
     "e2e_p99_ms": ("<", 10.0),
     "lag_scan_s": ("<", 1.0),
+    "webhook_eps": (">=", 2000.0),
 }
 
 _ROWS = (
@@ -53,6 +57,9 @@ _ROWS = (
     ("lag_scan_s", "lag scan, 50 groups × 20 topics × 12 partitions, s", "{:.3f}"),
     ("ingress_eps", "HTTP ingress, events/s", "{:,.0f}"),
     ("outbox_eps", "outbox relay, events/s", "{:,.0f}"),
+    ("webhook_eps", "webhook push to one endpoint, events/s", "{:,.0f}"),
+    ("webhook_p99_ms", "publish → webhook receiver p99, ms", "{:.1f}"),
+    ("pull_eps", "HTTP pull, batches of 100, events/s", "{:,.0f}"),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class BusError(Exception):
@@ -136,6 +137,20 @@ class PublishError(BusError):
 
 class PermanentError(BusError):
     """Raised by a handler for a failure no retry can fix; the event goes straight to the DLQ."""
+
+
+class RetryLaterError(BusError):
+    """Raised by a handler to send its event to a retry topic at once, with no in-process retry.
+
+    `stage` picks the retry topic (default: the next one) and `not_before` the earliest time
+    of the next attempt (default: that topic's delay), for example from a `Retry-After`.
+    """
+
+    def __init__(
+        self, message: str, *, stage: int | None = None, not_before: datetime | None = None
+    ) -> None:
+        super().__init__(message)
+        self.stage, self.not_before = stage, not_before
 
 
 class DeadLetterError(BusError):

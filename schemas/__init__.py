@@ -10,7 +10,7 @@ from schemas.bpbd import HotspotTerdeteksi
 from schemas.bpkad import Sp2dTerbit
 from schemas.disdukcapil import PendudukPindah
 from schemas.dpmptsp import IzinTerbit, NibTerbit
-from schemas.subscriptions import SUBSCRIPTIONS
+from schemas.subscriptions import DELIVERIES, SUBSCRIPTIONS
 from schemas.systems import SYSTEMS
 
 catalog = Catalog(
@@ -25,6 +25,7 @@ catalog = Catalog(
         Sp2dTerbit,
     ],
     subscriptions=SUBSCRIPTIONS,
+    deliveries=DELIVERIES,
 )
 
 __all__ = [

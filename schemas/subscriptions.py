@@ -1,8 +1,9 @@
-"""Data-sharing agreements: who consumes which event type, why, and on what legal basis."""
+"""Data-sharing agreements (who consumes which event type, why, on what legal basis) and the
+HTTP deliveries of systems that cannot run a Kafka consumer (signed webhooks or pull)."""
 
 from __future__ import annotations
 
-from bus.catalog import Subscription
+from bus.catalog import Delivery, Subscription
 
 SUBSCRIPTIONS: list[Subscription] = [
     Subscription(
@@ -81,5 +82,25 @@ SUBSCRIPTIONS: list[Subscription] = [
         event_type="id.go.riau.bpkad.sp2d.terbit",
         purpose="Budget transparency: publish disbursements on Satu Data Riau.",
         legal_basis="UU 14/2008 (Keterbukaan Informasi Publik)",
+    ),
+]
+
+DELIVERIES: list[Delivery] = [
+    # SIPD is a PHP application: new licences arrive as signed webhooks.
+    Delivery(
+        system="bapenda.sipd",
+        event_type="id.go.riau.dpmptsp.izin.terbit",
+        group="bapenda.sipd.izin-webhook",
+        mode="push",
+        endpoint="https://sipd.bapenda.riau.go.id/bus/webhook",
+        secret="env:BUS_WEBHOOK_SECRET_BAPENDA_SIPD",
+        rate_limit_per_s=200,
+    ),
+    # SIKDA sits behind the health office's NAT: it fetches hotspots itself.
+    Delivery(
+        system="dinkes.sikda",
+        event_type="id.go.riau.bpbd.hotspot.terdeteksi",
+        group="dinkes.sikda.hotspot-pull",
+        mode="pull",
     ),
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bus.catalog.delivery import Delivery
 from bus.catalog.event_type import EventData, EventType
 from bus.catalog.subscription import Subscription
 from bus.catalog.system import System
@@ -34,10 +35,12 @@ class Catalog:
         systems: Iterable[System],
         event_types: Iterable[type[EventData]],
         subscriptions: Iterable[Subscription] = (),
+        deliveries: Iterable[Delivery] = (),
     ) -> None:
         self.systems: tuple[System, ...] = tuple(systems)
         self.event_types: tuple[EventType, ...] = tuple(cls.event_type() for cls in event_types)
         self.subscriptions: tuple[Subscription, ...] = tuple(subscriptions)
+        self.deliveries: tuple[Delivery, ...] = tuple(deliveries)
         self._systems = {s.id: s for s in self.systems}
         self._types = {et.type: et for et in self.event_types}
         self._topics = {et.topic: et for et in self.event_types}
@@ -76,6 +79,12 @@ class Catalog:
             unknown = set(sub.fields or ()) - set(agreed.data.model_fields)
             if unknown:
                 problems.append(f"{where}: granted fields {sorted(unknown)} are not in the data")
+        problems += _duplicates("delivery group", [d.group for d in self.deliveries])
+        for delivery in self.deliveries:
+            where = f"delivery {delivery.group} ({delivery.system} <- {delivery.event_type})"
+            if self.agreement(delivery.system, delivery.event_type) is None:
+                problems.append(f"{where}: no agreement, no delivery; add the Subscription first")
+            problems += [f"{where}: {problem}" for problem in delivery.problems()]
         if problems:
             raise CatalogError("catalog is inconsistent:\n  - " + "\n  - ".join(problems))
 
@@ -125,6 +134,19 @@ class Catalog:
             if sub.system == system_id and sub.event_type == event_type:
                 return sub
         return None
+
+    def with_deliveries(self, deliveries: Iterable[Delivery]) -> Catalog:
+        """This catalog with `deliveries` as its HTTP deliveries, checked like any catalog."""
+        return Catalog(
+            systems=self.systems,
+            event_types=[et.data for et in self.event_types],
+            subscriptions=self.subscriptions,
+            deliveries=deliveries,
+        )
+
+    def delivery(self, group: str) -> Delivery | None:
+        """The HTTP delivery of consumer group `group`, if the catalog declares one."""
+        return next((d for d in self.deliveries if d.group == group), None)
 
     def granted_fields(self, system_id: str, event_type: str) -> frozenset[str]:
         """Data fields `system_id` may see of `event_type` (all non-personal ones by default)."""

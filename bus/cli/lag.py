@@ -88,6 +88,7 @@ async def _run(
                 _common.write_json(report.to_dict())
             else:
                 _common.out.print(render(report))
+                await _print_endpoints(settings)
             return
         live = None if as_json else Live(console=_common.out, auto_refresh=False)
         with live or contextlib.nullcontext(), contextlib.suppress(asyncio.CancelledError):
@@ -98,6 +99,28 @@ async def _run(
                 else:
                     live.update(render(report), refresh=True)
                 await asyncio.sleep(interval)
+
+
+async def _print_endpoints(settings: BusSettings) -> None:
+    """Webhook endpoints whose circuit is not closed, or that a 410 disabled (from the bus
+    database, when `BUS_DATABASE_DSN` is set): lag there is the receiver's, not the bus's."""
+    if not settings.database_dsn:
+        return
+    import asyncpg
+
+    from bus.tracking.webhook_endpoints import read_endpoints
+
+    conn = await asyncpg.connect(settings.database_dsn, timeout=10)
+    try:
+        troubled = [e for e in await read_endpoints(conn) if e.state != "closed"]
+    finally:
+        await conn.close()
+    if troubled:
+        table = Table("group", "endpoint", "failures in a row", title="Webhook endpoints held back")
+        for e in troubled:
+            label = "disabled (410)" if e.state == "disabled" else f"circuit {e.state}"
+            table.add_row(e.group, Text(label, style="bold red"), str(e.consecutive_failures))
+        _common.out.print(table)
 
 
 def render(report: LagReport) -> Group:

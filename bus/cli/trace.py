@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
+import asyncpg
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +14,7 @@ from bus.catalog import Catalog
 from bus.cli import _common
 from bus.config import BusSettings
 from bus.tracking import DeliveryReport, DeliveryState, locate, trace_event
+from bus.tracking.attempts import attempt_summaries
 from bus.tracking.locate import SEARCH_TIMEOUT_S
 
 _STYLE = {
@@ -82,9 +84,16 @@ async def _trace(  # noqa: PLR0917 - the command's options, in order
         offset=offset,
         timeout_s=timeout_s,
     )
-    return await trace_event(
+    report = await trace_event(
         event, settings=settings, catalog=catalog, groups=groups, timeout_s=timeout_s
     )
+    if not settings.database_dsn:
+        return report
+    conn = await asyncpg.connect(settings.database_dsn, timeout=10)
+    try:
+        return report.with_http(await attempt_summaries(conn, event.event_id))
+    finally:
+        await conn.close()
 
 
 def render(report: DeliveryReport) -> Table:

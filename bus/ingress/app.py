@@ -43,12 +43,14 @@ from bus.ingress.problems import (
     loggable_path,
     problem_response,
 )
+from bus.ingress.pull import PullGroups
 from bus.ingress.request_log import RequestLog
 from bus.ingress.routes import (
     deliveries_router,
     events_router,
     health_router,
     problems_router,
+    pull_router,
 )
 from bus.ingress.service import Ingress, OnPublished
 from bus.logging import get_logger
@@ -79,6 +81,7 @@ def create_app(
             "log: set BUS_DATABASE_DSN"
         )
     ingress = Ingress(settings, catalog, dsn, on_published=on_published)
+    pulls = PullGroups(settings, catalog)
 
     @asynccontextmanager
     async def lifespan(started: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +93,7 @@ def create_app(
         try:
             yield
         finally:
+            await pulls.close()
             await ingress.close()
 
     app = FastAPI(
@@ -102,6 +106,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ingress = ingress
+    app.state.pulls = pulls
     # One shape for every status: each refusal, and whatever FastAPI or Starlette would
     # otherwise answer in a shape of their own, is RFC 9457 problem details.
     app.add_exception_handler(RefusalError, _refused)  # type: ignore[arg-type]
@@ -114,7 +119,7 @@ def create_app(
     app.add_middleware(RequestLog)
     app.add_middleware(RefuseNulPaths)
     app.add_api_route("/metrics", metrics, include_in_schema=False)
-    for router in (events_router, deliveries_router, health_router, problems_router):
+    for router in (events_router, deliveries_router, health_router, problems_router, pull_router):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

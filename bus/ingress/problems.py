@@ -35,11 +35,15 @@ __all__ = [
     "INVALID_DATA",
     "MEDIA_TYPE",
     "NOT_OWNER",
+    "NOT_YOUR_SUBSCRIPTION",
     "PROBLEM_TYPES",
+    "PULL_UNAVAILABLE",
     "RESPONSES",
+    "STALE_CURSOR",
     "STARTING",
     "UNAUTHORIZED",
     "UNKNOWN_EVENT_TYPE",
+    "UNKNOWN_SUBSCRIPTION",
     "UNSUPPORTED_MEDIA_TYPE",
     "FieldProblem",
     "Problem",
@@ -207,6 +211,39 @@ INTERNAL_ERROR = ProblemType(
     "Whether the event was published is unknown: retry with the same Idempotency-Key.",
 )
 
+UNKNOWN_SUBSCRIPTION = ProblemType(
+    "unknown-subscription",
+    404,
+    "Unknown pull subscription",
+    "The group in the path is not a pull delivery of the catalog. Pull deliveries are declared "
+    'beside their agreement (`Delivery(mode="pull")` in schemas/subscriptions.py).',
+)
+
+NOT_YOUR_SUBSCRIPTION = ProblemType(
+    "not-your-subscription",
+    403,
+    "Pull subscription of another system",
+    "Only the system a pull delivery belongs to may fetch or acknowledge its events. Use that "
+    "system's API key.",
+)
+
+STALE_CURSOR = ProblemType(
+    "stale-cursor",
+    409,
+    "Stale cursor",
+    "The cursor is unknown, or its batch was not acknowledged within the visibility timeout "
+    "and its events are being delivered again. Fetch them again and acknowledge the new "
+    "cursor; process events idempotently by their `id`.",
+)
+
+PULL_UNAVAILABLE = ProblemType(
+    "pull-unavailable",
+    503,
+    "Event bus unavailable",
+    "The event bus did not answer while fetching or acknowledging events. Nothing was lost: "
+    "unacknowledged events are delivered again. Retry shortly.",
+)
+
 #: Every problem type the ingress answers with, by slug.
 PROBLEM_TYPES = {
     kind.slug: kind
@@ -223,6 +260,10 @@ PROBLEM_TYPES = {
         STARTING,
         TOO_MANY_FAILURES,
         INTERNAL_ERROR,
+        UNKNOWN_SUBSCRIPTION,
+        NOT_YOUR_SUBSCRIPTION,
+        STALE_CURSOR,
+        PULL_UNAVAILABLE,
     )
 }
 

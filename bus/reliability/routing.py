@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 
 from bus.broker import clients
 from bus.config import BusSettings
-from bus.errors import DeadLetterError
+from bus.errors import DeadLetterError, RetryLaterError
 from bus.logging import get_logger
 from bus.reliability.failure import Failure, with_failure
 from bus.reliability.naming import dlq_topic, retry_topic
@@ -56,12 +56,20 @@ class FailureRouter:
         permanent: bool = False,
     ) -> str:
         """Send the record to its next retry topic or the DLQ; return the topic once acked."""
-        next_stage = None if permanent else self.policy.next_stage(stage, error)
+        next_stage = (
+            None if permanent else self.policy.next_stage(stage, error, failure.first_failure_at)
+        )
+        if isinstance(error, RetryLaterError) and next_stage is not None:
+            # The handler may park the event on a later stage (behind an earlier event of
+            # its key), never on an earlier one, and never past the last.
+            next_stage = min(max(next_stage, error.stage or 0), self.policy.stages)
         if next_stage is None:
             topic = dlq_topic(self.group)
         else:
             topic = retry_topic(self.group, next_stage)
             not_before = datetime.now(UTC) + timedelta(seconds=self.policy.delay_of(next_stage))
+            if isinstance(error, RetryLaterError) and error.not_before is not None:
+                not_before = error.not_before
             failure = replace(failure, retry_not_before=not_before)
         await self.send(topic, key=key, value=value, headers=with_failure(headers, failure))
         log.warning(

@@ -51,6 +51,7 @@ from bus.errors import (
     EnvelopeError,
     FieldError,
     NoAgreementError,
+    RetryLaterError,
     SchemaValidationError,
 )
 from bus.logging import get_logger
@@ -508,7 +509,11 @@ class Subscriber:
         """After a failed first attempt: attempt again with backoff, else move the record on."""
         attempt = 1
         while True:
-            if self.retry.is_permanent(error) or attempt >= self.retry.attempts:
+            if (
+                self.retry.is_permanent(error)
+                or isinstance(error, RetryLaterError)
+                or attempt >= self.retry.attempts
+            ):
                 self.stats.failed += 1
                 log.warning(
                     "handler failed",

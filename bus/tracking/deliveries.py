@@ -42,6 +42,7 @@ from bus.reliability.naming import (
     retry_consumer_group,
     retry_stage,
 )
+from bus.tracking.attempts import attempt_summaries
 from bus.tracking.locate import PublishedEvent, publication_of
 
 #: Longest `bus trace` reads the retry and dead-letter topics before it answers "unknown".
@@ -118,6 +119,28 @@ class DeliveryReport:
                 text += f", {count} {state.value}"
         return text
 
+    def with_http(self, summaries: dict[str, str]) -> DeliveryReport:
+        """This report with the HTTP delivery log's word for webhook groups (`attempts.py`):
+        the offset says the adapter took the event, the log whether the endpoint has it."""
+        states = {
+            "delivered on": DeliveryState.DELIVERED,
+            "dead-letter": DeliveryState.DEAD_LETTERED,
+        }
+        deliveries = []
+        for delivery in self.deliveries:
+            summary = summaries.get(delivery.group)
+            if summary is None:
+                deliveries.append(delivery)
+                continue
+            state = next(
+                (s for prefix, s in states.items() if summary.startswith(prefix)),
+                DeliveryState.PENDING,
+            )
+            deliveries.append(
+                GroupDelivery(delivery.system, delivery.group, state, delivery.committed, summary)
+            )
+        return DeliveryReport(self.event, tuple(deliveries))
+
     def to_dict(self) -> dict[str, Any]:
         """The document of `bus trace --json` and `GET /v1/events/{id}/deliveries`."""
         e = self.event
@@ -150,7 +173,8 @@ async def deliveries_for(
     event = await publication_of(conn, event_id)
     if event.source_system != system_id:
         raise EventNotFoundError(event_id)
-    return await trace_event(event, settings=settings, catalog=catalog)
+    report = await trace_event(event, settings=settings, catalog=catalog)
+    return report.with_http(await attempt_summaries(conn, event_id))
 
 
 def _system_of_group(group: str, systems: list[str]) -> str | None:

@@ -47,6 +47,8 @@ def test_tiny_bench_writes_every_key(tmp_path: Path) -> None:
         ("lag_scan_s", "lag"),
         ("ingress_eps", "ingress"),
         ("outbox_eps", "outbox"),
+        ("webhook_eps", "webhook"),
+        ("pull_eps", "webhook"),
     ]:
         if results[key] is None:
             assert notes.get(benchmark, "").startswith("pending"), (benchmark, notes)
