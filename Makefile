@@ -32,6 +32,7 @@ kafka:
 	else $(MAKE) --no-print-directory $(KAFKA_STAMP); fi
 
 $(KAFKA_STAMP): $(KAFKA_POM)
+	rm -rf $(KAFKA_DIR)/libs
 	mvn -B -q -f $(KAFKA_POM) dependency:copy-dependencies -DincludeScope=runtime \
 	  -DoutputDirectory=$(abspath $(KAFKA_DIR))/libs
 	@touch $@

@@ -14,6 +14,9 @@ from aiokafka.errors import KafkaError
 from bus.broker.tls import ssl_context
 from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, SecuritySettingsError
+from bus.logging import get_logger
+
+log = get_logger("bus.broker")
 
 
 def unreachable(settings: BusSettings, exc: BaseException) -> BrokerUnavailableError:
@@ -68,18 +71,43 @@ async def admin_session(settings: BusSettings) -> AsyncIterator[AIOKafkaAdminCli
 
 async def start_producer(client: AIOKafkaProducer, settings: BusSettings) -> None:
     """Start `client`; a failure is `BrokerUnavailableError` saying what really went wrong."""
+    # An idempotent producer's start waits for a producer id (InitProducerId), and aiokafka
+    # asks for one for ever while the cluster cannot give it (e.g. too few in-sync replicas
+    # of its transaction state): bounded here, like every other wait on the cluster.
+    limit_s = settings.request_timeout_ms / 1000
     try:
-        await client.start()
-    except KafkaError as exc:
-        await client.stop()
+        await asyncio.wait_for(client.start(), limit_s)
+    except (KafkaError, TimeoutError) as exc:
+        with contextlib.suppress(Exception):
+            await stop_producer(client)
         if settings.producer_idempotence and await _cluster_answers(settings):
+            what = (
+                f"did not complete it within {limit_s:g} s (BUS_REQUEST_TIMEOUT_MS); are enough "
+                "of its nodes up for min.insync.replicas?"
+                if isinstance(exc, TimeoutError)
+                else f"refused it: {exc}. Use a broker that supports it (Apache Kafka does), or "
+                "set BUS_PRODUCER_IDEMPOTENCE=false and accept that a producer retry can write "
+                "an event twice"
+            )
             raise BrokerUnavailableError(
-                f"Kafka at {settings.bootstrap_servers} answers, but refused the idempotent "
-                f"producer's handshake (InitProducerId): {exc}. Use a broker that supports it "
-                "(Apache Kafka does), or set BUS_PRODUCER_IDEMPOTENCE=false and accept that a "
-                "producer retry can write an event twice"
+                f"Kafka at {settings.bootstrap_servers} answers, but the idempotent producer's "
+                f"handshake (InitProducerId) failed: the cluster {what}"
             ) from exc
         raise unreachable(settings, exc) from exc
+
+
+async def stop_producer(client: AIOKafkaProducer, timeout_s: float = 5.0) -> None:
+    """Stop `client` within `timeout_s`, dropping batches the cluster never acknowledged."""
+    # aiokafka's stop() first waits for every buffered batch to be delivered, and an idempotent
+    # producer retries those for ever while the cluster is down: stop() would hang for the whole
+    # outage. The bus has already settled (failed) every such batch by its delivery deadline,
+    # so after `timeout_s` the sender task and the connections are closed as stop() would.
+    try:
+        await asyncio.wait_for(client.stop(), timeout_s)
+    except TimeoutError:
+        log.warning("producer.stopped_with_unacknowledged_batches", timeout_s=timeout_s)
+        await client._sender.close()
+        await client.client.close()
 
 
 async def _cluster_answers(settings: BusSettings) -> bool:

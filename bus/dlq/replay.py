@@ -180,4 +180,4 @@ async def _send(
         # Every replayed record is acknowledged before the cursor moves past it.
         await asyncio.gather(*acks)
     finally:
-        await producer.stop()
+        await clients.stop_producer(producer)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bus.acl.principals import credential_principal, system_of
 from bus.catalog import Catalog, EventType
 from bus.config import BusSettings
 
@@ -70,5 +69,9 @@ def reads_grant_topics(settings: BusSettings) -> bool:
     the client authenticates as a system (then the ACLs allow nothing else)."""
     if settings.grant_topics is not None:
         return settings.grant_topics
+    # Imported here: bus.acl's bindings import this module, so a module-level import would be
+    # circular whenever bus.projection is imported first.
+    from bus.acl.principals import credential_principal, system_of
+
     principal = credential_principal(settings)
     return principal is not None and system_of(principal) is not None

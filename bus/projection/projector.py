@@ -80,7 +80,7 @@ class Projector:
             await self._consumer.stop()
             self._consumer = None
         if self._producer is not None:
-            await self._producer.stop()
+            await clients.stop_producer(self._producer)
             self._producer = None
 
     async def __aenter__(self) -> Projector:

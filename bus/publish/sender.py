@@ -87,7 +87,7 @@ class RecordSender:
             try:
                 await self.flush()
             finally:
-                await self._producer.stop()
+                await clients.stop_producer(self._producer)
                 self._started = False
 
     def send_record_nowait(self, record: OutgoingRecord) -> asyncio.Future[Delivery] | None:

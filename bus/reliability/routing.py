@@ -42,7 +42,7 @@ class FailureRouter:
 
     async def stop(self) -> None:
         """Disconnect the producer (every send was already awaited)."""
-        await self._producer.stop()
+        await clients.stop_producer(self._producer)
 
     async def route(
         self,

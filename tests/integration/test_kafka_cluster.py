@@ -9,6 +9,7 @@ exactly once, and the handler must have seen each one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
@@ -121,12 +122,17 @@ async def test_a_leader_killed_mid_stream_loses_and_doubles_nothing(
 
         # Two of three nodes down: min.insync.replicas=2 cannot be met; publishing fails
         # with a clear error within the delivery deadline instead of waiting for ever.
-        short = settings.model_copy(update={"producer_delivery_timeout_ms": 8000})
+        short = settings.model_copy(
+            update={"producer_delivery_timeout_ms": 8000, "request_timeout_ms": 5000}
+        )
         survivors = [node for node in broker.cluster.nodes if node.running]
         survivors[0].kill()
-        async with Publisher("dpmptsp.sicantik", catalog=catalog, settings=short) as publisher:
-            with pytest.raises(BrokerUnavailableError):
-                await publisher.publish(izin(EVENTS + 1))
+        started = time.monotonic()
+        with pytest.raises(BrokerUnavailableError) as refused:
+            async with Publisher("dpmptsp.sicantik", catalog=catalog, settings=short) as late:
+                await late.publish(izin(EVENTS + 1))
+        assert time.monotonic() - started < 30
+        assert "Kafka at" in str(refused.value)
 
         # After a restart, everything resumes.
         await asyncio.to_thread(broker.resume)
