@@ -32,17 +32,17 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def detach_and_die_with_parent() -> None:
-    """`preexec_fn` of a broker process: its own session, and SIGTERM when its parent dies."""
+def detach_and_die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """`preexec_fn` of a broker process: its own session, and `signum` when its parent dies."""
     # A session of its own: Ctrl-C on a terminal signals the whole foreground process group,
     # and the broker must outlive its clients' clean shutdown; the bus stops it last.
     os.setsid()
-    # Linux: the broker gets SIGTERM if the process that started it dies, so an interrupted
+    # Linux: the broker gets `signum` if the process that started it dies, so an interrupted
     # test run or a killed `bus dev` never leaves a stray broker holding the port.
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        libc.prctl(pr_set_pdeathsig, signum)
 
 
 def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -163,7 +165,9 @@ class KafkaNode:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=detach_and_die_with_parent,  # noqa: PLW1509 - setsid and death signal only
+                # SIGKILL, not SIGTERM, when its parent dies: a node of a cluster that lost its
+                # quorum waits for ever in a controlled shutdown, and would outlive the tests.
+                preexec_fn=functools.partial(detach_and_die_with_parent, signal.SIGKILL),  # noqa: PLW1509
             )
         return self
 
