@@ -45,14 +45,14 @@ def _arguments() -> argparse.Namespace:
         "--only",
         default="",
         help="comma-separated subset of: "
-        "breakdown,publish,consume,latency,ingress,outbox,webhook,lag",
+        "breakdown,publish,consume,latency,ingress,outbox,webhook,lag,pdp",
     )
     return parser.parse_args()
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     # Imported after logging is configured: bus modules bind their loggers at import.
-    from bench import breakdown, consume, ingress, lag, latency, outbox, publish, webhook
+    from bench import breakdown, consume, ingress, lag, latency, outbox, pdp, publish, webhook
     from bench.catalog import PublishEvent, payloads
     from bench.environment import Sizes, bench_settings, create_topics, local_broker, machine
     from bus.broker.local import choose_broker
@@ -77,6 +77,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "webhook_eps": None,
         "webhook_p99_ms": None,
         "pull_eps": None,
+        "pdp_report_s": None,
         "raw_publish_eps": None,
         "raw_consume_eps": None,
         "librdkafka_publish_eps": None,
@@ -233,6 +234,13 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             results["lag_scan_curve"].append(lag.describe(point))
 
     await step("lag", run_lag)
+
+    async def run_pdp() -> None:
+        found = await pdp.run(10_000 if args.tiny else 1_000_000, rounds=sizes.rounds)
+        results["pdp_report_s"] = found.pop("pdp_report_s")
+        details["pdp_report"] = found
+
+    await step("pdp", run_pdp)
     return results
 
 

@@ -22,6 +22,7 @@ REQUIRED_KEYS = (
     "webhook_eps",
     "webhook_p99_ms",
     "pull_eps",
+    "pdp_report_s",
     "raw_publish_eps",
     "raw_consume_eps",
     "librdkafka_publish_eps",
@@ -60,6 +61,7 @@ _ROWS = (
     ("webhook_eps", "webhook push to one endpoint, events/s", "{:,.0f}"),
     ("webhook_p99_ms", "publish → webhook receiver p99, ms", "{:.1f}"),
     ("pull_eps", "HTTP pull, batches of 100, events/s", "{:,.0f}"),
+    ("pdp_report_s", "bus pdp report, 300 of 1,000,000 events, s", "{:.3f}"),
 )
 
 

@@ -172,8 +172,10 @@ class BusSettings(BaseSettings):
         min_length=1,
         description="Delay of each retry topic `bus.retry.<group>.<n>`; then the DLQ.",
     )
-    dlq_retention_ms: int = Field(
-        default=30 * 24 * 3600 * 1000, ge=60_000, description="How long dead letters are kept."
+    dlq_retention_ms: int | None = Field(
+        default=None,
+        ge=60_000,
+        description="How long dead letters are kept; default: as long as their source topics.",
     )
 
     # Service addresses
@@ -261,6 +263,25 @@ class BusSettings(BaseSettings):
     monitor_ingress_urls: list[str] = Field(
         default_factory=list,
         description="Base URLs of ingress processes whose /metrics the monitor reads.",
+    )
+
+    # Personal data (UU 27/2022); see docs/personal-data.md
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="`production` refuses to start without the personal-data keys below.",
+    )
+    pdp_mask_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the masks that replace personal data in logs."
+    )
+    pdp_mask_key_file: Path | None = Field(
+        default=None, description="File holding the mask key, instead of BUS_PDP_MASK_KEY."
+    )
+    pdp_pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of per-agreement pseudonyms (NIK tokens) and the subject index.",
+    )
+    pdp_pseudonym_key_file: Path | None = Field(
+        default=None, description="File holding the pseudonym key."
     )
 
     # Logging

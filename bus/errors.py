@@ -185,3 +185,7 @@ class EventNotFoundError(BusError):
 class EventTraceError(BusError):
     """`bus trace` cannot answer from what it saw: a position without the event, an id prefix
     that several events share, or a search that did not finish."""
+
+
+class ConfigurationError(BusError):
+    """A setting the process needs is missing or unusable (e.g. a key in production)."""

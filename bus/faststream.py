@@ -54,7 +54,7 @@ from bus.errors import (
     NotOwnerError,
     SchemaValidationError,
 )
-from bus.logging import get_logger
+from bus.logging import get_logger, protect_personal_data
 from bus.publish import build_record
 from bus.subscribe import Handler, SubscriberStats, decode, granted_view, validate
 from bus.subscribe.handler import HandlerFunc
@@ -95,7 +95,9 @@ class CatalogSubscriber:
         on_invalid: InvalidCallback | None = None,
         **options: Any,
     ) -> None:
-        self.catalog = catalog or load_catalog(BusSettings().catalog_module)
+        settings = BusSettings()
+        protect_personal_data(settings)
+        self.catalog = catalog or load_catalog(settings.catalog_module)
         self.system: System = self.catalog.system(system)
         self.event_type: EventType = self.catalog.event_type(event)
         if self.catalog.agreement(self.system.id, self.event_type.type) is None:

@@ -4,8 +4,9 @@ One process speaks one format (`configure_logging` returns it), with one labelle
 lines show local time with its zone (`09:13:01 WIB`), JSON lines UTC ISO 8601 (`…Z`).
 
 The pipeline is a list of small processors, each doing one thing to the event dict. The
-`redact_personal_data` processor masks any key that the catalog marks as personal data (NIK,
-names, addresses) so that a careless `log.info(..., nik=...)` does not leak it; `add_event_ids`
+`redact_personal_data` processor masks personal data at any depth of the line (`bus.privacy`:
+keys the catalog marks personal, NIK- and phone-shaped text, exception messages) so that a
+careless `log.info(..., nik=...)` or `f"NIK {nik}"` does not leak it; `add_event_ids`
 adds the ids of the event a handler is handling to every line it logs.
 
 An application with a structlog configuration of its own adds both to its chain:
@@ -20,41 +21,53 @@ An application with a structlog configuration of its own adds both to its chain:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
 from datetime import datetime
 from typing import Any, Literal, cast
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from bus.config import BusSettings
+from bus.privacy import (
+    PERSONAL_KEYS,
+    is_personal_key,
+    mask,
+    redact,
+    register_personal_keys,
+    use_keys,
+)
 from bus.tracing import handled_event, trace_id_of
 
-#: Field names that are personal data wherever they appear; the catalog adds its own.
-PERSONAL_KEYS: set[str] = {"nik", "nama", "nama_lengkap", "alamat", "nip", "tanggal_lahir"}
-
-
-def mask(value: object) -> str:
-    """Return a stable, non-reversible token for a personal value, so logs can still be joined."""
-    digest = hashlib.sha256(str(value).encode()).hexdigest()[:12]
-    return f"<redacted:{digest}>"
-
-
-def register_personal_keys(keys: Iterable[str]) -> None:
-    """Add field names that must be masked in every log line."""
-    PERSONAL_KEYS.update(keys)
+__all__ = [
+    "PERSONAL_KEYS",
+    "add_event_ids",
+    "configure_logging",
+    "ensure_redaction",
+    "event_context",
+    "get_logger",
+    "mask",
+    "protect_personal_data",
+    "redact_personal_data",
+    "register_personal_keys",
+]
 
 
 def redact_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Mask personal-data keys at the top level and one level into dict values."""
-    for key, value in list(event_dict.items()):
-        if key in PERSONAL_KEYS:
-            event_dict[key] = mask(value)
-        elif isinstance(value, MutableMapping):
-            event_dict[key] = {k: mask(v) if k in PERSONAL_KEYS else v for k, v in value.items()}
+    """Mask personal data in every value of the line, exceptions included (`bus.privacy`)."""
+    if event_dict.get("exc_info"):
+        # Rendered here, not by the renderer after this step: a traceback quotes the
+        # exception's message, which may carry a NIK.
+        event_dict = structlog.processors.format_exc_info(_, __, event_dict)
+    for key, value in event_dict.items():
+        if key not in _WRITTEN_BY_THE_BUS:
+            event_dict[key] = mask(value) if is_personal_key(key) else redact(value)
     return event_dict
+
+
+#: Keys whose values the pipeline itself writes (a level name, a clock reading): nothing to mask.
+_WRITTEN_BY_THE_BUS = frozenset({"level", "timestamp"})
 
 
 def event_context() -> dict[str, str | None]:
@@ -184,6 +197,30 @@ def _render_standard_logging(shared: list[Processor], rendering: list[Processor]
     )
     root.addHandler(handler)
     logging.captureWarnings(True)
+
+
+def ensure_redaction(fmt: str = "auto", level: str = "INFO") -> None:
+    """Make sure every line is redacted, however the application set structlog up (or not).
+
+    The SDK calls this when a publisher or subscriber is made: an application that never
+    configured structlog gets the bus's configuration, one whose own chain lacks
+    `redact_personal_data` gets it inserted before its renderer.
+    """
+    if not structlog.is_configured():
+        configure_logging(fmt, level)
+        return
+    processors = list(structlog.get_config()["processors"])
+    if redact_personal_data not in processors:
+        structlog.configure(processors=[*processors[:-1], redact_personal_data, *processors[-1:]])
+
+
+def protect_personal_data(settings: BusSettings) -> None:
+    """What every entry point does first: install the keys, make sure every line is redacted.
+
+    Raises `ConfigurationError` in production without the keys (`bus.privacy.keys`).
+    """
+    use_keys(settings)
+    ensure_redaction(settings.log_format, settings.log_level)
 
 
 def _stderr_logger(*args: Any) -> structlog.PrintLogger:

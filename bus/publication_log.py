@@ -13,6 +13,7 @@ A row is written only after the broker acknowledged the event. Table:
         partition int, "offset" bigint, published_at timestamptz DEFAULT now(),
         data_sha256 text, via text  -- 'ingress' | 'outbox' | 'sdk'
     )
+    bus_publication_subjects(subject text, event_id text)  -- keyed NIK tokens, see bus.pdp
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Literal
 import asyncpg
 
 from bus.database import Connection
+from bus.privacy.subjects import subjects_in
 from bus.publish import Delivery, OutgoingRecord
 
 Via = Literal["ingress", "outbox", "sdk"]
@@ -44,6 +46,12 @@ CREATE TABLE IF NOT EXISTS bus_publication_log (
 );
 CREATE INDEX IF NOT EXISTS bus_publication_log_by_system
     ON bus_publication_log (source_system, published_at);
+-- Which events are about which person (bus.privacy.subjects): a keyed token, never the NIK.
+CREATE TABLE IF NOT EXISTS bus_publication_subjects (
+    subject   text NOT NULL,
+    event_id  text NOT NULL,
+    PRIMARY KEY (subject, event_id)
+);
 """
 
 # Concurrent `CREATE TABLE IF NOT EXISTS` can still collide in the catalog; a transaction-level
@@ -70,6 +78,8 @@ class Publication:
     offset: int
     data_sha256: str
     via: Via
+    #: Tokens of the people the event is about (`bus.privacy.subjects`), for `bus pdp report`.
+    subjects: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -85,6 +95,7 @@ class Publication:
             offset=delivery.offset,
             data_sha256=data_sha256(record.value),
             via=via,
+            subjects=subjects_in(record.type, record.value),
         )
 
 
@@ -95,6 +106,7 @@ def data_sha256(value: bytes) -> str:
 
 async def record_publications(conn: Connection, publications: Iterable[Publication]) -> None:
     """Insert log rows; an event id logged before (a re-send after a crash) keeps its first row."""
+    publications = list(publications)
     rows = [
         (p.event_id, p.event_type, p.source_system, p.topic, p.partition, p.offset,
          p.data_sha256, p.via)
@@ -106,6 +118,13 @@ async def record_publications(conn: Connection, publications: Iterable[Publicati
             'partition, "offset", data_sha256, via) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) '
             "ON CONFLICT (event_id) DO NOTHING",
             rows,
+        )
+    subjects = [(subject, p.event_id) for p in publications for subject in p.subjects]
+    if subjects:
+        await conn.executemany(
+            "INSERT INTO bus_publication_subjects (subject, event_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            subjects,
         )
 
 

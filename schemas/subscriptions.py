@@ -46,6 +46,22 @@ SUBSCRIPTIONS: list[Subscription] = [
         fields=("nik", "kode_wilayah_tujuan", "tanggal_pindah"),
     ),
     Subscription(
+        system="diskominfotik.satudata",
+        event_type="id.go.riau.disdukcapil.penduduk.pindah",
+        purpose="Publish monthly migration statistics per regency on Satu Data Riau.",
+        legal_basis="Perpres 39/2019 (Satu Data Indonesia); UU 27/2022 Pasal 16 (minimisation)",
+        # Counting people who moved (and not a person twice) needs no clear NIK: a token
+        # that is the same for one person under this agreement only.
+        fields=(
+            "nik",
+            "kode_wilayah_asal",
+            "kode_wilayah_tujuan",
+            "jumlah_anggota_keluarga",
+            "tanggal_pindah",
+        ),
+        pseudonymous=("nik",),
+    ),
+    Subscription(
         system="bpkad.sipkd",
         event_type="id.go.riau.bkd.asn.mutasi",
         purpose="Move the civil servant's payroll to the destination OPD's budget.",

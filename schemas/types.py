@@ -29,6 +29,19 @@ NIK = Annotated[
         words=("nik", "no ktp", "nomor induk kependudukan", "national id", "resident id"),
     ),
 ]
+NoKK = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{16}$",
+        description="Nomor Kartu Keluarga: the 16-digit family card number (personal).",
+    ),
+    Meaning(
+        "NoKK",
+        "a family card (Kartu Keluarga) number",
+        identifies="family",
+        words=("no kk", "nomor kk", "nomor kartu keluarga", "family card number"),
+    ),
+]
 NIB = Annotated[
     str,
     Field(

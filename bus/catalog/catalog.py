@@ -24,6 +24,8 @@ from bus.errors import (
     UnknownSystemError,
     UnknownTopicError,
 )
+from bus.privacy.redaction import register_personal_keys
+from bus.privacy.subjects import register_subject_fields, subject_fields
 
 
 class Catalog:
@@ -46,6 +48,12 @@ class Catalog:
         self._topics = {et.topic: et for et in self.event_types}
         self._by_class = {et.data: et for et in self.event_types}
         self._check()
+        # By construction: whichever entry point built the catalog (SDK, CLI, ingress, relay,
+        # adapter), its personal fields are masked in every log line from now on.
+        register_personal_keys(self.personal_field_names)
+        for et in self.event_types:
+            properties = et.json_schema().get("properties", {})
+            register_subject_fields(et.type, subject_fields(properties, et.personal_fields))
 
     def _check(self) -> None:
         problems: list[str] = []
@@ -79,6 +87,11 @@ class Catalog:
             unknown = set(sub.fields or ()) - set(agreed.data.model_fields)
             if unknown:
                 problems.append(f"{where}: granted fields {sorted(unknown)} are not in the data")
+            if sub.pseudonymous and not set(sub.pseudonymous) <= set(sub.fields or ()):
+                problems.append(
+                    f"{where}: pseudonymous fields {sorted(sub.pseudonymous)} must be listed in "
+                    "`fields` too"
+                )
         problems += _duplicates("delivery group", [d.group for d in self.deliveries])
         for delivery in self.deliveries:
             where = f"delivery {delivery.group} ({delivery.system} <- {delivery.event_type})"
@@ -192,6 +205,7 @@ class Catalog:
                     "purpose": s.purpose,
                     "legal_basis": s.legal_basis,
                     "fields": sorted(self.granted_fields(s.system, s.event_type)),
+                    "pseudonymous": sorted(s.pseudonymous),
                 }
                 for s in self.subscriptions
             ],

@@ -19,6 +19,7 @@ from bus.cli.keys import keys_app
 from bus.cli.lag import lag
 from bus.cli.monitor import monitor
 from bus.cli.outbox import outbox_app
+from bus.cli.pdp import pdp_app
 from bus.cli.project import project
 from bus.cli.topics import topics_app
 from bus.cli.trace import trace
@@ -67,6 +68,7 @@ app.add_typer(adapter_app, name="adapter")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(keys_app, name="keys")
+app.add_typer(pdp_app, name="pdp")
 app.command()(ingress)
 app.add_typer(topics_app, name="topics")
 app.add_typer(acl_app, name="acl")

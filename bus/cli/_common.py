@@ -20,7 +20,8 @@ from rich.table import Column, Table
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError
-from bus.logging import configure_logging, get_logger, register_personal_keys
+from bus.logging import configure_logging, get_logger
+from bus.privacy import use_keys
 
 # highlight off: rich's automatic highlighting colours the digits inside licence numbers,
 # NIBs and ids, and the same value looks different from one line to the next.
@@ -34,7 +35,7 @@ log = get_logger("bus.cli")
 
 
 def settings() -> BusSettings:
-    """Settings from the environment, with logging configured from them."""
+    """Settings from the environment, with logging and the personal-data keys set from them."""
     from pydantic import ValidationError
 
     try:
@@ -49,6 +50,8 @@ def settings() -> BusSettings:
             err.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
         raise typer.Exit(1) from None
     configure_logging(loaded.log_format, loaded.log_level)
+    with bus_errors():
+        use_keys(loaded)  # in production, no process starts without its keys
     return loaded
 
 
@@ -58,11 +61,9 @@ def admin_settings() -> BusSettings:
 
 
 def catalog(loaded: BusSettings) -> Catalog:
-    """The catalog named by the settings; personal-data fields are registered for log masking."""
+    """The catalog named by the settings (building it registers its personal fields for masking)."""
     with bus_errors():
-        found = load_catalog(loaded.catalog_module)
-    register_personal_keys(found.personal_field_names)
-    return found
+        return load_catalog(loaded.catalog_module)
 
 
 @contextlib.contextmanager

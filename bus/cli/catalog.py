@@ -12,11 +12,19 @@ import typer
 
 from bus.cli import _common
 from bus.config import BusSettings
+from bus.errors import BusError
 from bus.governance.advice_report import advice_html, advice_markdown, advice_tables
 from bus.governance.advisor import advise
 from bus.governance.asyncapi import asyncapi_document
 from bus.governance.check import check_catalog_module
-from bus.governance.lockfile import LockFile, Waiver, default_lock_path, read_lock, write_lock
+from bus.governance.lockfile import (
+    LockFile,
+    PersonalDataWaiver,
+    Waiver,
+    default_lock_path,
+    read_lock,
+    write_lock,
+)
 from bus.governance.proposal import read_proposal
 
 catalog_app = typer.Typer(help="The governed catalog: systems, event types, agreements.")
@@ -151,6 +159,42 @@ def lock_(
         f"revisions, {len(approved.subscriptions)} agreements"
         + (" (forced: breaking changes recorded as baselines)" if baselines else ""),
         highlight=False,
+    )
+
+
+@catalog_app.command("waive-personal")
+def waive_personal(
+    event_type: Annotated[
+        str, typer.Argument(help="Event type, e.g. id.go.riau.bapenda.pkb.dibayar.")
+    ],
+    field: Annotated[str, typer.Argument(help="The field that looks personal but is not.")],
+    reason: Annotated[str, typer.Option(help="Why the field is not personal data.")],
+    approver: Annotated[
+        str, typer.Option(help="Who reviewed it (GCIO, data protection officer: name, role).")
+    ],
+    lock: LockOption = None,
+) -> None:
+    """Record a reviewed waiver: this field looks personal but is not (kept in the lock file)."""
+    loaded = _common.settings()
+    path = _lock_path(loaded, lock)
+    found = _common.catalog(loaded)
+    with _common.bus_errors():
+        et = found.event_type(event_type)
+        if field not in et.data.model_fields:
+            raise BusError(f"{et.type} has no field {field!r}")
+        if not reason.strip() or not approver.strip():
+            raise BusError("--reason and --approver must not be empty")
+        previous = read_lock(path) or LockFile()
+    waiver = PersonalDataWaiver(
+        et.type,
+        field,
+        reason=reason.strip(),
+        approver=approver.strip(),
+        approved_on=date.today().isoformat(),
+    )
+    write_lock(previous.waive_personal_data(waiver), path)
+    _common.out.print(
+        f"recorded in {path}: {et.type} {field} is not personal data", highlight=False
     )
 
 

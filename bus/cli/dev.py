@@ -13,6 +13,7 @@ from bus.cli.monitor import dev_part as monitor_part
 from bus.dev.console import DevConsole
 from bus.dev.stack import DevOptions, run_dev
 from bus.logging import configure_logging
+from bus.privacy.keys import make_run_keys
 
 BrokerOption = Literal["auto", "kafka", "tansu"]
 
@@ -56,6 +57,7 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
     ] = False,
 ) -> None:
     """Start a broker, create the catalog's topics and run the live demo."""
+    make_run_keys()  # masks and pseudonyms keyed for this run, unless keys are configured
     settings = _common.settings()
     # People read `bus dev`, also piped to a file: its own lines and every log line are for
     # people unless BUS_LOG_FORMAT=json, which makes every line JSON. One format per process.

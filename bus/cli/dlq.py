@@ -19,6 +19,7 @@ from rich.table import Column, Table
 from bus.cli import _common
 from bus.config import BusSettings
 from bus.errors import BusError
+from bus.privacy import redact_text
 
 if TYPE_CHECKING:
     from bus.dlq import DeadLetter, ReplayReport
@@ -89,8 +90,9 @@ def show(
     letter = found[-1]
     document = {
         **letter.summary(),
-        "key": letter.key.decode(errors="replace") if letter.key is not None else None,
-        "headers": {name: raw.decode(errors="replace") for name, raw in letter.headers},
+        # The key may be a NIK (an event keyed by resident), and a header anything.
+        "key": None if letter.key is None else redact_text(letter.key.decode(errors="replace")),
+        "headers": {n: redact_text(raw.decode(errors="replace")) for n, raw in letter.headers},
         "data": letter.masked_data(catalog),
     }
     if as_json:

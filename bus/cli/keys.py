@@ -10,6 +10,7 @@ import typer
 
 from bus.cli import _common
 from bus.database import Connection
+from bus.pdp import PDP_OFFICER
 
 keys_app = typer.Typer(help="API keys for the HTTP ingress.")
 
@@ -51,7 +52,9 @@ def _with_connection(dsn: str | None, work: Callable[[Connection], Awaitable[T]]
 
 @keys_app.command("create")
 def create(
-    system: Annotated[str, typer.Option("--system", help="Catalog id of the key's system.")],
+    system: Annotated[
+        str, typer.Option("--system", help="Catalog id of the key's system, or pdp-officer.")
+    ],
     dsn: Dsn = None,
     description: Annotated[str, typer.Option(help="What the key is for.")] = "",
 ) -> None:
@@ -60,7 +63,8 @@ def create(
 
     loaded = _common.settings()
     with _common.bus_errors():
-        _common.catalog(loaded).system(system)
+        if system != PDP_OFFICER:  # the officer's own key (`bus pdp`), not a system's
+            _common.catalog(loaded).system(system)
     issued = _with_connection(
         dsn or loaded.database_dsn,
         lambda conn: keys.create_key(conn, system, description=description),

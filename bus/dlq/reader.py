@@ -28,7 +28,7 @@ from bus.broker.reading import IncompleteReadError, read_to_end
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.errors import UnknownEventTypeError
-from bus.logging import mask
+from bus.privacy import mask, redact
 from bus.reliability.failure import Failure
 from bus.reliability.naming import DLQ_PREFIX, dlq_topic, group_of_dlq
 
@@ -86,7 +86,7 @@ class DeadLetter:
         return group_of_dlq(self.topic) if is_dead_letter_topic(self.topic) else "?"
 
     def masked_data(self, catalog: Catalog) -> Any:
-        """The event data with its type's personal fields masked; a note if it is not JSON."""
+        """The event data with personal fields and values masked; a note if it is not JSON."""
         if self.value is None:
             return None
         try:
@@ -98,8 +98,8 @@ class DeadLetter:
         except UnknownEventTypeError:
             personal = catalog.personal_field_names
         if isinstance(data, dict):
-            return {k: mask(v) if k in personal else v for k, v in data.items()}
-        return data
+            return {k: mask(v) if k in personal else redact(v) for k, v in data.items()}
+        return redact(data)
 
     def summary(self) -> dict[str, Any]:
         """The fields `bus dlq list --json` and the dashboard show for this record (no data)."""

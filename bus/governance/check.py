@@ -31,6 +31,7 @@ from bus.governance.overlap import (
     find_duplicate_subscriptions,
     find_overlaps,
 )
+from bus.governance.personal_data import unmarked_personal_data
 from bus.governance.profile import EventProfile
 from bus.governance.report import Finding, Report, Severity
 
@@ -81,6 +82,7 @@ def check_catalog(
                     event_type=type_,
                 )
             )
+    report.extend(unmarked_personal_data(catalog, lock))
     report.extend(_check_overlaps(catalog, lock, overlap_threshold))
     report.extend(_check_subscriptions(catalog, lock, overlap_threshold))
     return report
@@ -274,7 +276,7 @@ def _check_subscriptions(catalog: Catalog, lock: LockFile, threshold: float) -> 
         elif terms != locked_subscription(sub):
             changed = [
                 f
-                for f in ("purpose", "legal_basis", "fields")
+                for f in ("purpose", "legal_basis", "fields", "pseudonymous")
                 if getattr(terms, f) != getattr(locked_subscription(sub), f)
             ]
             found.append(

@@ -136,6 +136,7 @@ class LockedSubscription:
     purpose: str
     legal_basis: str
     fields: tuple[str, ...] | None
+    pseudonymous: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -144,13 +145,31 @@ class LockedSubscription:
 
     def to_dict(self) -> dict[str, Any]:
         """The agreement as stored in the lock file (`fields: null` = the default grant)."""
-        return {
+        stored: dict[str, Any] = {
             "system": self.system,
             "event_type": self.event_type,
             "purpose": self.purpose,
             "legal_basis": self.legal_basis,
             "fields": sorted(self.fields) if self.fields is not None else None,
         }
+        if self.pseudonymous:
+            stored["pseudonymous"] = sorted(self.pseudonymous)
+        return stored
+
+
+@dataclass(frozen=True)
+class PersonalDataWaiver:
+    """A reviewed decision that a field which looks personal is not (e.g. a 16-digit code)."""
+
+    event_type: str
+    field: str
+    reason: str
+    approver: str
+    approved_on: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The waiver as stored in the lock file."""
+        return {"reason": self.reason, "approver": self.approver, "approved_on": self.approved_on}
 
 
 @dataclass(frozen=True)
@@ -200,6 +219,13 @@ class LockFile:
     event_types: dict[tuple[str, int], LockedEventType] = field(default_factory=dict)
     subscriptions: dict[str, LockedSubscription] = field(default_factory=dict)
     waivers: dict[str, Waiver] = field(default_factory=dict)
+    #: Reviewed "this field looks personal but is not" decisions, by (event type, field).
+    personal_data_waivers: dict[tuple[str, str], PersonalDataWaiver] = field(default_factory=dict)
+
+    def waive_personal_data(self, waiver: PersonalDataWaiver) -> LockFile:
+        """This lock file with `waiver` recorded (replacing an earlier one for the same field)."""
+        key = (waiver.event_type, waiver.field)
+        return replace(self, personal_data_waivers={**self.personal_data_waivers, key: waiver})
 
     def locked(self, event_type: EventType) -> LockedEventType | None:
         """The approved state of this event type's major version, if it was ever approved."""
@@ -287,6 +313,11 @@ class LockFile:
         }
         if self.waivers:  # absent when empty, so older lock files read and write unchanged
             document["waivers"] = {name: w.to_dict() for name, w in self.waivers.items()}
+        if self.personal_data_waivers:
+            waived: dict[str, dict[str, Any]] = {}
+            for (type_, name), personal in self.personal_data_waivers.items():
+                waived.setdefault(type_, {})[name] = personal.to_dict()
+            document["personal_data_waivers"] = waived
         return document
 
     def to_json(self) -> str:
@@ -333,6 +364,7 @@ class LockFile:
                     purpose=s["purpose"],
                     legal_basis=s["legal_basis"],
                     fields=tuple(s["fields"]) if s["fields"] is not None else None,
+                    pseudonymous=tuple(s.get("pseudonymous", ())),
                 )
                 for name, s in document.get("subscriptions", {}).items()
             }
@@ -348,10 +380,26 @@ class LockFile:
                 if not waiver.reason.strip() or not waiver.approver.strip():
                     raise ValueError(f"waiver {name!r} needs a reason and an approver")
                 waivers[name] = waiver
+            personal_data_waivers = {
+                (type_, name): PersonalDataWaiver(
+                    type_,
+                    name,
+                    reason=str(w["reason"]),
+                    approver=str(w["approver"]),
+                    approved_on=str(w["approved_on"]),
+                )
+                for type_, fields in document.get("personal_data_waivers", {}).items()
+                for name, w in fields.items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
             raise LockFileError(f"lock file is malformed: {detail}") from None
-        return cls(event_types=event_types, subscriptions=subscriptions, waivers=waivers)
+        return cls(
+            event_types=event_types,
+            subscriptions=subscriptions,
+            waivers=waivers,
+            personal_data_waivers=personal_data_waivers,
+        )
 
 
 def topic_settings_of(event_type: EventType) -> dict[str, Any]:
@@ -374,6 +422,7 @@ def locked_subscription(subscription: Subscription) -> LockedSubscription:
         purpose=subscription.purpose,
         legal_basis=subscription.legal_basis,
         fields=tuple(sorted(subscription.fields)) if subscription.fields is not None else None,
+        pseudonymous=tuple(sorted(subscription.pseudonymous)),
     )
 
 

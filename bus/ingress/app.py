@@ -34,6 +34,7 @@ from bus.errors import BusError, SchemaValidationError
 from bus.ingress.answers import metrics
 from bus.ingress.guard import RefuseNulPaths
 from bus.ingress.openapi import openapi_document
+from bus.ingress.pdp import pdp_router
 from bus.ingress.problems import (
     DATABASE_UNAVAILABLE,
     INTERNAL_ERROR,
@@ -53,7 +54,7 @@ from bus.ingress.routes import (
     pull_router,
 )
 from bus.ingress.service import Ingress, OnPublished
-from bus.logging import get_logger
+from bus.logging import get_logger, protect_personal_data
 from bus.validation import describe_errors
 
 __all__ = ["create_app"]
@@ -73,6 +74,7 @@ def create_app(
     `on_published` is told of every event the broker acknowledged (`bus dev` prints them).
     """
     settings = settings or BusSettings()
+    protect_personal_data(settings)
     catalog = catalog or load_catalog(settings.catalog_module)
     dsn = database_dsn or settings.database_dsn
     if not dsn:
@@ -121,6 +123,7 @@ def create_app(
     app.add_api_route("/metrics", metrics, include_in_schema=False)
     for router in (events_router, deliveries_router, health_router, problems_router, pull_router):
         app.include_router(router)
+    app.include_router(pdp_router(ingress, catalog))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -244,6 +244,15 @@ PULL_UNAVAILABLE = ProblemType(
     "unacknowledged events are delivered again. Retry shortly.",
 )
 
+NOT_PDP_OFFICER = ProblemType(
+    "not-pdp-officer",
+    403,
+    "Processing reports are for the PDP officer",
+    "A person's processing record (UU 27/2022) is read only with the Diskominfotik PDP "
+    "officer's own key, made with `bus keys create --system pdp-officer`; a system's key is "
+    "refused.",
+)
+
 #: Every problem type the ingress answers with, by slug.
 PROBLEM_TYPES = {
     kind.slug: kind
@@ -264,6 +273,7 @@ PROBLEM_TYPES = {
         NOT_YOUR_SUBSCRIPTION,
         STALE_CURSOR,
         PULL_UNAVAILABLE,
+        NOT_PDP_OFFICER,
     )
 }
 

@@ -146,6 +146,10 @@ class Ingress:
 
     async def authenticate(self, request: Request) -> System:
         """The system of the request's bearer key, or a 401 refusal."""
+        return self.catalog.system(await self.principal(request))
+
+    async def principal(self, request: Request) -> str:
+        """Whose the request's bearer key is (a system id, or `pdp-officer`), or a 401 refusal."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         found = None
         if scheme.lower() == "bearer" and token.strip():
@@ -169,7 +173,7 @@ class Ingress:
         key_id, system_id = found
         request.state.key_id = key_id
         request.state.system = system_id
-        return self.catalog.system(system_id)
+        return system_id
 
     def owned_event_type(self, system: System, ref: str) -> EventType:
         """The event type `ref`, checked to be owned by `system` (404, 403)."""

@@ -38,7 +38,7 @@ from bus import publication_log
 from bus.config import BusSettings
 from bus.envelope import Envelope
 from bus.errors import BrokerUnavailableError, BusError
-from bus.logging import get_logger
+from bus.logging import get_logger, protect_personal_data
 from bus.outbox.schema import CHANNEL
 from bus.outbox.schema import ensure_schema as ensure_outbox_schema
 from bus.publish import Delivery, OutgoingRecord, RecordSender
@@ -97,6 +97,7 @@ class OutboxRelay:
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
     ) -> None:
+        protect_personal_data(settings)
         self.dsn = dsn
         self.settings = settings
         self.system = system

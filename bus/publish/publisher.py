@@ -28,7 +28,7 @@ from bus.acl.principals import check_identity
 from bus.catalog import Catalog, EventData, EventType, load_catalog
 from bus.config import BusSettings
 from bus.errors import BusError, NotOwnerError
-from bus.logging import get_logger
+from bus.logging import get_logger, protect_personal_data
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord, RecordTemplate, record_template
 from bus.publish.sender import RecordSender
@@ -48,6 +48,7 @@ class Publisher:
         settings: BusSettings | None = None,
     ) -> None:
         self.settings = settings or BusSettings()
+        protect_personal_data(self.settings)  # in production, refuses to start without keys
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
         self.sender = RecordSender(self.settings)

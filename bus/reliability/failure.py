@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bus.envelope import Headers
+from bus.privacy import redact_text
 
 ORIGINAL_TOPIC = "dlq_original_topic"
 ORIGINAL_PARTITION = "dlq_original_partition"
@@ -82,7 +83,8 @@ class Failure:
             original_offset=int(values.get(ORIGINAL_OFFSET) or -1),
             group=values.get(GROUP, ""),
             error_class=values.get(ERROR_CLASS, ""),
-            error_message=values.get(ERROR_MESSAGE, ""),
+            # Redacted again on reading: a record written by an older version or another tool.
+            error_message=redact_text(values.get(ERROR_MESSAGE, "")),
             attempts=int(values.get(ATTEMPTS) or 0),
             first_failure_at=parse_rfc3339(values[FIRST_FAILURE_AT]),
             last_failure_at=parse_rfc3339(values[LAST_FAILURE_AT]),
@@ -156,6 +158,10 @@ def error_class(error: BaseException) -> str:
 
 
 def error_message(error: BaseException) -> str:
-    """`str(error)`, cut to `MAX_MESSAGE_CHARS`."""
-    text = str(error) or repr(error)
+    """`str(error)` with personal data masked (`bus.privacy`), cut to `MAX_MESSAGE_CHARS`.
+
+    The message travels in headers to other agencies' tools (`bus dlq list`, the monitor, the
+    publisher's delivery status): `ValueError(f"NIK {nik} is not registered")` must not.
+    """
+    text = redact_text(str(error) or repr(error))
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"

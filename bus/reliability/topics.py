@@ -18,9 +18,18 @@ from bus.reliability.naming import dlq_topic, retry_topics
 
 
 async def ensure_failure_topics(
-    group: str, source_topics: Iterable[str], stages: int, settings: BusSettings
+    group: str,
+    source_topics: Iterable[str],
+    stages: int,
+    settings: BusSettings,
+    *,
+    retention_ms: int | None = None,
 ) -> list[str]:
-    """Create `group`'s missing retry and dead-letter topics; return the names created."""
+    """Create `group`'s missing retry and dead-letter topics; return the names created.
+
+    Dead letters are kept for `BUS_DLQ_RETENTION_MS` if set, else `retention_ms` (the source
+    topics' retention), else the broker's default.
+    """
     admin = clients.admin(settings)
     await admin.start()
     try:
@@ -33,7 +42,9 @@ async def ensure_failure_topics(
         replication = min(3, brokers)
         common = {"min.insync.replicas": str(min(2, replication))}
         wanted = {t: dict(common) for t in retry_topics(group, stages)}
-        wanted[dlq_topic(group)] = {**common, "retention.ms": str(settings.dlq_retention_ms)}
+        wanted[dlq_topic(group)] = dict(common)
+        if kept := settings.dlq_retention_ms or retention_ms:
+            wanted[dlq_topic(group)]["retention.ms"] = str(kept)
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name, partitions, replication, topic_configs=configs)

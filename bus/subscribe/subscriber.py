@@ -35,6 +35,7 @@ from time import perf_counter
 from types import TracebackType
 from typing import Any, TypeAlias
 
+import asyncpg
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
@@ -54,8 +55,11 @@ from bus.errors import (
     RetryLaterError,
     SchemaValidationError,
 )
-from bus.logging import get_logger
+from bus.logging import get_logger, protect_personal_data
 from bus.metrics import count_consumed, observe_handler_seconds
+from bus.pdp.guard import SubjectGuard
+from bus.privacy import personal_values
+from bus.privacy.subjects import SUBJECT_FIELDS
 from bus.projection.grants import Grant, grant_of, reads_grant_topics
 from bus.reliability.failure import Failure, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
@@ -65,6 +69,12 @@ from bus.reliability.topics import ensure_failure_topics
 from bus.subscribe.grants import granted_view
 from bus.subscribe.handler import Handler, HandlerFunc
 from bus.subscribe.lane import Lane
+from bus.subscribe.minimised import (
+    GRANTED_TO,
+    granted_value,
+    is_minimised,
+    personal_values_in,
+)
 from bus.tracing import consume_span, handled_event, sdk_configured
 from bus.validation import field_errors
 
@@ -88,6 +98,8 @@ class SubscriberStats:
     failed: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    #: Events not delivered because their data subject restricted processing (`bus pdp`).
+    withheld: int = 0
     invalid_reasons: list[str] = field(default_factory=list)
 
 
@@ -109,6 +121,7 @@ class Subscriber:
         enforce_agreements: bool = True,
     ) -> None:
         self.settings = settings or BusSettings()
+        protect_personal_data(self.settings)  # in production, refuses to start without keys
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
         self.group = group or self.system.id
@@ -124,6 +137,7 @@ class Subscriber:
         self._source: Lane | None = None
         self._retries: Lane | None = None
         self._router: FailureRouter | None = None
+        self._guard: SubjectGuard | None = None
         self._stopping = asyncio.Event()
         self._running = False
         self.assigned = asyncio.Event()
@@ -194,7 +208,16 @@ class Subscriber:
             raise BusError(f"subscriber {self.group!r} has no handlers; register one first")
         check_identity(self.settings, self.system.id, self.group)
         try:
-            await ensure_failure_topics(self.group, self.topics, self.retry.stages, self.settings)
+            await ensure_failure_topics(
+                self.group,
+                self.topics,
+                self.retry.stages,
+                self.settings,
+                # Dead letters are kept no longer than the events they came from.
+                retention_ms=max(
+                    h.event_type.topic_settings.retention_ms for h in self._handlers.values()
+                ),
+            )
         except KafkaError as exc:
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
@@ -213,8 +236,14 @@ class Subscriber:
         self._retries.consumer.subscribe(self.retry_topics, listener=self._retries.listener())
         try:
             await self._router.start()
+            if self.settings.database_dsn and any(t in SUBJECT_FIELDS for t in self._types()):
+                # Events about people: withhold restricted ones, record every outcome.
+                self._guard = SubjectGuard(
+                    self.settings.database_dsn, system=self.system.id, group=self.group
+                )
+                await self._guard.start()
             await asyncio.gather(self._source.consumer.start(), self._retries.consumer.start())
-        except (KafkaError, BusError) as exc:
+        except (KafkaError, BusError, OSError, asyncpg.PostgresError) as exc:
             await self._close()
             raise BrokerUnavailableError(
                 f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc}"
@@ -268,6 +297,12 @@ class Subscriber:
         if self._router is not None:
             await self._router.stop()
             self._router = None
+        if self._guard is not None:
+            await self._guard.stop()
+            self._guard = None
+
+    def _types(self) -> set[str]:
+        return {handler.event_type.type for handler in self._handlers.values()}
 
     async def stop(self) -> None:
         """Ask `run()` to let in-flight handlers finish, commit what was done, leave the group."""
@@ -301,6 +336,8 @@ class Subscriber:
             for tp, next_offset in zip(batch, results, strict=True)
             if isinstance(next_offset, int)
         }
+        if self._guard is not None:
+            await self._guard.flush()  # the processing record before the offsets move on
         await lane.commit(offsets)
         for result in results:
             if isinstance(result, BaseException):
@@ -320,6 +357,8 @@ class Subscriber:
             if progress.done is not None:
                 # Commit what was handled or moved before the failure, then let the error
                 # (the broker refused a retry or dead-letter send) stop the run.
+                if self._guard is not None:
+                    await self._guard.flush()
                 await lane.commit({tp: OffsetAndMetadata(progress.done + 1, "")})
             raise
         return None if progress.done is None else progress.done + 1
@@ -351,6 +390,8 @@ class Subscriber:
         event_type, call, stopping = handler.event_type, handler.call, self._stopping
         owner = self._owner_sources[topic]
         granted = self._granted_models.get(topic)
+        guard = self._guard if event_type.type in SUBJECT_FIELDS else None
+        subjects: tuple[str, ...] = ()
         traced = sdk_configured()
         seconds: list[float] = []
         received = failed = duplicates = 0
@@ -375,6 +416,11 @@ class Subscriber:
                     await self._invalid(record, None, exc, exc.errors)
                     done = record.offset
                     continue
+                if guard is not None:
+                    subjects = guard.subjects(event_type.type, data)
+                    if subjects and self._withheld(guard, subjects, envelope):
+                        done = record.offset
+                        continue
                 started = perf_counter()
                 if traced:
                     with consume_span(envelope, group=self.group, topic=topic):
@@ -396,6 +442,8 @@ class Subscriber:
                     failed += 1
                 elif result is Duplicate:
                     duplicates += 1
+                if subjects and guard is not None and result is not _FAILED:
+                    guard.note(subjects, envelope.id, "delivered")
                 done = record.offset
         finally:
             progress.done = done
@@ -444,6 +492,8 @@ class Subscriber:
         try:
             envelope = decode(record, handler.event_type, self._owner_sources[source])
             granted = self._granted_models.get(source)
+            if granted is None and handler.view is not None and is_minimised(record.headers or ()):
+                granted = handler.view  # a dead letter kept as the group's grant, replayed
             data = (
                 validate(record, handler.event_type)
                 if granted is None
@@ -454,6 +504,10 @@ class Subscriber:
             return
         except SchemaValidationError as exc:
             await self._invalid(record, failure, exc, exc.errors)
+            return
+        guard = self._guard
+        subjects = guard.subjects(handler.event_type.type, data) if guard is not None else ()
+        if guard is not None and subjects and self._withheld(guard, subjects, envelope):
             return
         if failure is not None:
             # Handlers see where the event was first published, not the retry topic.
@@ -468,6 +522,8 @@ class Subscriber:
             result = await self._handle(handler, data, envelope, record, failure)
         seconds = [perf_counter() - started]
         failed = int(result is _FAILED)
+        if guard is not None and subjects and not failed:
+            guard.note(subjects, envelope.id, "delivered")
         self.stats.handled += 1 - failed
         self.stats.duplicates += int(result is Duplicate)
         self._count_handled(source, seconds, failed)
@@ -515,16 +571,18 @@ class Subscriber:
                 or attempt >= self.retry.attempts
             ):
                 self.stats.failed += 1
-                log.warning(
-                    "handler failed",
-                    group=self.group,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    attempts=attempt,
-                    error=repr(error),
-                )
-                await self._move_on(record, failure, error, attempt)
+                # The event's own personal values are masked wherever the error quotes them.
+                with personal_values(personal_values_in(handler.event_type, data, None)):
+                    log.warning(
+                        "handler failed",
+                        group=self.group,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        attempts=attempt,
+                        error=repr(error),
+                    )
+                    await self._move_on(record, failure, error, attempt, data=data)
                 return _FAILED
             await asyncio.sleep(self.retry.backoff(attempt))
             attempt += 1
@@ -541,8 +599,9 @@ class Subscriber:
         attempts: int,
         *,
         permanent: bool = False,
+        data: BaseModel | None = None,
     ) -> None:
-        """Send a failed record to its next retry topic or the DLQ, acknowledged."""
+        """Send a failed record, minimised to the group's grant, on to a retry topic or the DLQ."""
         assert self._router is not None
         now = datetime.now(UTC)
         if failure is None:
@@ -556,10 +615,11 @@ class Subscriber:
             )
         else:
             failure = failure.again(error, attempts, now)
+        value, headers = self._minimised(record, failure, data)
         topic = await self._router.route(
             key=record.key,
-            value=record.value,
-            headers=record.headers or (),
+            value=value,
+            headers=headers,
             failure=failure,
             stage=retry_stage(record.topic),
             error=error,
@@ -569,6 +629,37 @@ class Subscriber:
             self.stats.retried += 1
         else:
             self.stats.dead_lettered += 1
+            handler = self._handlers.get(failure.original_topic)
+            if self._guard is not None and data is not None and handler is not None:
+                subjects = self._guard.subjects(handler.event_type.type, data)
+                event_id = dict(record.headers or ()).get("ce_id") or b""
+                self._guard.note(subjects, event_id.decode(), "failed", failure.error_class)
+
+    def _withheld(self, guard: SubjectGuard, subjects: tuple[str, ...], envelope: Envelope) -> bool:
+        """True (and noted) when a restriction stops this event for this system."""
+        restriction = guard.withholds(subjects)
+        if restriction is None:
+            return False
+        guard.note(subjects, envelope.id, "withheld", f"restriction {restriction}")
+        self.stats.withheld += 1
+        log.info(
+            "event withheld: its data subject restricted processing",
+            group=self.group,
+            restriction=restriction,
+        )
+        return True
+
+    def _minimised(
+        self, record: Record, failure: Failure, data: BaseModel | None
+    ) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+        """The record's value and headers as the group may keep them: its grant only."""
+        headers = [(name, raw or b"") for name, raw in record.headers or ()]
+        handler = self._handlers.get(failure.original_topic)
+        view = handler.view if handler is not None else None
+        if view is None or view is handler.event_type.data or is_minimised(headers):  # type: ignore[union-attr]
+            return record.value, headers
+        value = granted_value(view, record.value, data)
+        return value, [*headers, (GRANTED_TO, self.system.id.encode())]
 
     async def _dead_letter(
         self, record: Record, failure: Failure | None, error: BaseException
@@ -586,16 +677,19 @@ class Subscriber:
         self.stats.invalid += 1
         count_consumed(self.group, record.topic, "invalid")
         self.stats.invalid_reasons.append(reason)
-        log.warning(
-            "invalid event moved to dead-letter topic",
-            group=self.group,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
-            errors=[str(e) for e in errors],
-        )
-        await self._dead_letter(record, failure, error)
+        handler = self._handlers.get(failure.original_topic if failure else record.topic)
+        values = personal_values_in(handler.event_type, None, record.value) if handler else []
+        with personal_values(values):
+            log.warning(
+                "invalid event moved to dead-letter topic",
+                group=self.group,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=reason,
+                errors=[str(e) for e in errors],
+            )
+            await self._dead_letter(record, failure, error)
         if self._on_invalid is not None:
             result = self._on_invalid(record, reason, errors)
             if asyncio.iscoroutine(result):

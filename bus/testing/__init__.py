@@ -1,5 +1,6 @@
 """Testing support: real services, readiness waits, and a pytest plugin (`bus.testing.plugin`)."""
 
+from bus.testing.grants import as_granted
 from bus.testing.offsets import start_group_at_end
 from bus.testing.problems import assert_problem
 from bus.testing.records import committed_offsets, end_offsets, header, read_to_end
@@ -15,6 +16,7 @@ from bus.testing.waiting import wait_until
 
 __all__ = [
     "KafkaService",
+    "as_granted",
     "assert_problem",
     "committed_offsets",
     "end_offsets",

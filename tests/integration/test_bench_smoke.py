@@ -49,6 +49,7 @@ def test_tiny_bench_writes_every_key(tmp_path: Path) -> None:
         ("outbox_eps", "outbox"),
         ("webhook_eps", "webhook"),
         ("pull_eps", "webhook"),
+        ("pdp_report_s", "pdp"),
     ]:
         if results[key] is None:
             assert notes.get(benchmark, "").startswith("pending"), (benchmark, notes)

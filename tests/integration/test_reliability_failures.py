@@ -20,10 +20,11 @@ from bus.publish import Publisher
 from bus.publish.record import build_record
 from bus.reliability import Inbox, RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Duplicate, Subscriber
-from bus.testing import wait_until
+from bus.testing import as_granted, wait_until
 from schemas import IzinTerbit
 from tests.conftest import running
 from tests.integration.sink_world import (
+    IZIN,
     SYSTEM,
     TOPIC,
     entities,
@@ -93,7 +94,8 @@ async def test_poison_event_goes_to_dlq_and_the_partition_goes_on(
     letter = letters[0]
     headers = dict(letter.headers)
     assert letter.key == poison.key
-    assert letter.value == poison_value
+    # The dead letter keeps only what the group's agreement grants (no nama_pemohon).
+    assert letter.value == as_granted(catalog, SYSTEM, IZIN, poison_value)
     assert headers["ce_id"] == poison.envelope.id.encode()
     assert letter.failure.original_topic == TOPIC
     assert letter.failure.original_partition == 0

@@ -109,6 +109,10 @@ SHIPPED = [
     "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL "
     "bus.grant.diskominfotik.satudata.bapenda.pkb.dibayar.v1",
     "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.disdukcapil.penduduk.pindah.v1",
+    "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL "
+    "bus.grant.diskominfotik.satudata.disdukcapil.penduduk.pindah.v1",
+    "User:diskominfotik.satudata ALLOW READ TOPIC LITERAL "
     "bus.grant.diskominfotik.satudata.dpmptsp.izin.terbit.v1",
     "User:diskominfotik.satudata ALLOW DESCRIBE TOPIC LITERAL "
     "bus.grant.diskominfotik.satudata.dpmptsp.izin.terbit.v1",

@@ -113,7 +113,7 @@ def test_operations_send_by_owner_receive_per_agreement(
     sends = [op for op in operations if op["action"] == "send"]
     receives = [op for op in operations if op["action"] == "receive"]
     assert sorted(op["x-owner"] for op in sends) == sorted(et.owner for et in catalog.event_types)
-    assert len(receives) == len(catalog.subscriptions) == 12
+    assert len(receives) == len(catalog.subscriptions) == 13
     assert {
         (op["x-subscriber"], resolve(document, op["channel"]["$ref"])["address"]) for op in receives
     } == {(s.system, catalog.event_type(s.event_type).topic) for s in catalog.subscriptions}
@@ -137,4 +137,4 @@ def test_faststream_reads_the_document(document: dict[str, Any]) -> None:
     # leaves optional, so the servers are left out of this parse.
     parsed = ApplicationSchema.model_validate({**document, "servers": None})
     assert len(parsed.channels) == 7
-    assert len(parsed.operations) == 7 + 12
+    assert len(parsed.operations) == 7 + 13

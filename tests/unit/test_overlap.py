@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import Field
 
-from bus.catalog import Catalog, EventData, Subscription, System
+from bus.catalog import Catalog, EventData, Subscription, System, personal
 from bus.errors import LockFileError
 from bus.governance.check import check_catalog
 from bus.governance.lexicon import concepts
@@ -43,7 +43,7 @@ class IzinUsahaTercatat(
     jenis_izin: JenisIzin
     kbli: KBLI
     nama_usaha: str
-    name_pemohon: str
+    name_pemohon: str = personal()  # a copied name is still personal data
     nilai_investasi: int
     tgl_terbit: date
     kode_daerah: KodeWilayah

@@ -15,7 +15,7 @@ import pytest
 from pydantic import Field
 
 import schemas
-from bus.catalog import EventData, EventType
+from bus.catalog import EventData, EventType, personal
 from bus.governance.overlap import DEFAULT_THRESHOLD, Overlap, find_overlaps
 from schemas.types import NIB, KodeBayar, KodeWilayah, Rupiah
 
@@ -31,9 +31,10 @@ class WargaPindahDinsos(
 ):
     """Warga pindah: penerima bantuan sosial pindah domisili ke kabupaten/kota lain."""
 
-    nik: str = Field(pattern=r"^\d{16}$")
-    nama: str
-    alamat_baru: str
+    # Marked personal, as `bus catalog check` demands (docs/personal-data.md).
+    nik: str = personal(pattern=r"^\d{16}$")
+    nama: str = personal()
+    alamat_baru: str = personal()
     kab_kota_tujuan: str
     tgl_pindah: date
     created_at: datetime

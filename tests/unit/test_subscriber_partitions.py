@@ -25,11 +25,13 @@ from bus.reliability.naming import dlq_topic, retry_topic
 from bus.reliability.policy import RetryPolicy
 from bus.reliability.routing import FailureRouter
 from bus.subscribe import Duplicate, Subscriber
+from bus.testing import as_granted
 from bus.tracing import current_traceparent, handled_event, trace_id_of
 from schemas import IzinTerbit
 
 Record = ConsumerRecord[bytes, bytes]
 EVENT = IzinTerbit.event_type()
+SYSTEM = "bapenda.sipd"
 TP = TopicPartition(EVENT.topic, 3)
 
 
@@ -83,7 +85,7 @@ def _subscriber(
     catalog: Catalog, group: str, *, attempts: int = 1, router_fails: bool = False, **kw: Any
 ) -> tuple[Subscriber, SentRouter]:
     policy = RetryPolicy(attempts=attempts, initial_backoff_s=0.0, topic_delays_s=(1.0,))
-    subscriber = Subscriber("bapenda.sipd", group, catalog=catalog, retry=policy, **kw)
+    subscriber = Subscriber(SYSTEM, group, catalog=catalog, retry=policy, **kw)
     router = SentRouter(subscriber.group, policy, fail=router_fails)
     subscriber._router = router
     return subscriber, router
@@ -156,7 +158,11 @@ async def test_invalid_records_go_to_the_dlq_and_the_rest_is_handled(
 
     assert await _process(subscriber, records) == 104
     assert handled == [100, 103]
-    assert router.sent == [(dlq_topic(subscriber.group), r.value) for r in records[1:3]]
+    # Dead letters keep only what the group's agreement grants: never nama_pemohon.
+    assert router.sent == [
+        (dlq_topic(subscriber.group), as_granted(catalog, SYSTEM, EVENT.type, r.value))
+        for r in records[1:3]
+    ]
     (schema_offset, schema_reason, schema_errors), (envelope_offset, envelope_reason, _) = refused
     assert schema_offset == 101 and any(e.path == "nomor_izin" for e in schema_errors)
     assert envelope_offset == 102 and "ce_source" in envelope_reason
@@ -186,7 +192,12 @@ async def test_a_failing_handler_is_attempted_again_then_moved_to_the_retry_topi
 
     assert await _process(subscriber, records) == 103
     assert attempts == {100: 2, 101: 3, 102: 1}
-    assert router.sent == [(retry_topic(subscriber.group, 1), records[1].value)]
+    assert router.sent == [
+        (
+            retry_topic(subscriber.group, 1),
+            as_granted(catalog, SYSTEM, EVENT.type, records[1].value),
+        )
+    ]
     # Every attempt ran with the event's ids in the log context.
     ids = [Envelope.from_headers(r.headers).id for r in records]
     assert ids_when_failing == [ids[0]] * 2 + [ids[1]] * 3 + [ids[2]]
@@ -212,7 +223,10 @@ async def test_a_permanent_error_goes_to_the_dlq_after_one_attempt(
     records = _records(catalog, 1)
     assert await _process(subscriber, records) == 101
     assert calls == 1
-    assert router.sent == [(dlq_topic(subscriber.group), records[0].value)]
+    assert router.sent == [
+        (dlq_topic(subscriber.group), as_granted(catalog, SYSTEM, EVENT.type, records[0].value))
+    ]
+    assert b"Siti Aminah" in records[0].value and b"Siti Aminah" not in (router.sent[0][1] or b"")
     assert (subscriber.stats.failed, subscriber.stats.dead_lettered) == (1, 1)
 
 
