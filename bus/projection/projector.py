@@ -31,6 +31,7 @@ from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, BusError, EnvelopeError, SchemaValidationError
 from bus.logging import get_logger
 from bus.projection.grants import Grant, projected_grants
+from bus.subscribe.grants import granted_view, project
 from bus.subscribe.subscriber import decode, validate
 
 __all__ = ["PROJECTOR_GROUP", "Projector"]
@@ -153,9 +154,13 @@ class Projector:
                 reason=type(exc).__name__,
             )
             return []
+        # Through the system's granted view: its fields, and a pseudonym in place of each field
+        # the agreement grants `pseudonymous` (bus.privacy.pseudonym), never that value itself.
         return [
-            (grant, data.model_dump_json(include=set(grant.fields)).encode()) for grant in grants
-        ]
+            (grant, project(granted_view(self.catalog, grant.system, event_type.type), data)
+             .model_dump_json().encode())
+            for grant in grants
+        ]  # fmt: skip
 
     async def _ensure_grant_topics(self) -> None:
         admin = clients.admin(self.settings)
