@@ -8,20 +8,17 @@ OPD developers get the same fixtures this project tests itself with:
   what `bus.broker.local.client_settings` says a broker of another kind needs;
 - `catalog`: the catalog from `BUS_CATALOG_MODULE` (default `schemas`);
 - `postgres_dsn`: a session-wide PostgreSQL DSN; `database`: a fresh database per test;
-- `log_lines`: the bus's JSON log lines written during the test, in a buffer;
 - `unique`: a short unique suffix for group ids and scratch topics.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import structlog
 
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
@@ -95,20 +92,6 @@ async def scratch_database(server_dsn: str, prefix: str = "t") -> AsyncIterator[
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """The bus's JSON log lines of this process during the test, in a buffer (redacted)."""
-    from bus.logging import configure_logging
-
-    configure_logging("json", "INFO")
-    buffer = io.StringIO()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
-    try:
-        yield buffer
-    finally:
-        configure_logging("console", "INFO")
 
 
 @pytest.fixture

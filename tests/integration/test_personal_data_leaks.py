@@ -68,7 +68,7 @@ def assert_clean(text: str, *secrets: str) -> None:
 
 
 async def test_a_handler_error_quoting_a_nik_leaks_nowhere_and_replay_still_works(
-    bus_settings: BusSettings, catalog: Catalog, unique: str, log_lines: io.StringIO
+    bus_settings: BusSettings, catalog: Catalog, unique: str, json_lines: io.StringIO
 ) -> None:
     nik = nik_of(unique)
     system = "dinkes.sikda"  # granted nik and the regions, not the name or the address
@@ -170,7 +170,7 @@ async def test_a_handler_error_quoting_a_nik_leaks_nowhere_and_replay_still_work
         assert set(type(handled[0]).model_fields) == catalog.granted_fields(system, EVENT.type)
 
     # 7. This process's own log: the full story, redacted too.
-    lines = log_lines.getvalue()
+    lines = json_lines.getvalue()
     assert "handler failed" in lines
     assert_clean(lines, nik, NAME, PHONE)
     assert os.environ.get("BUS_ENV") != "production"

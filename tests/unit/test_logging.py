@@ -33,13 +33,13 @@ def test_logger_created_before_configuration_still_redacts() -> None:
     assert line["component"] == "bus.early"
 
 
-def test_nested_personal_fields_are_masked(log_lines: io.StringIO) -> None:
+def test_nested_personal_fields_are_masked(json_lines: io.StringIO) -> None:
     get_logger("bus.test").info("event", data={"nama_lengkap": "Rahmat Hidayat", "x": 1})
-    line = json.loads(log_lines.getvalue())
+    line = json.loads(json_lines.getvalue())
     assert line["data"] == {"nama_lengkap": mask("Rahmat Hidayat"), "x": 1}
 
 
-def test_lines_logged_while_handling_carry_the_events_ids(log_lines: io.StringIO) -> None:
+def test_lines_logged_while_handling_carry_the_events_ids(json_lines: io.StringIO) -> None:
     envelope = Envelope.new(
         source="/riau/disdukcapil/siak", type="id.go.riau.test", correlation_id="pindah-42"
     )
@@ -50,7 +50,7 @@ def test_lines_logged_while_handling_carry_the_events_ids(log_lines: io.StringIO
         log.info("own id wins", event_id="given")
     log.info("after")
 
-    before, applied, own, after = _lines(log_lines)
+    before, applied, own, after = _lines(json_lines)
     ids = {
         "event_id": envelope.id,
         "correlation_id": "pindah-42",
@@ -58,7 +58,7 @@ def test_lines_logged_while_handling_carry_the_events_ids(log_lines: io.StringIO
     }
     assert {key: applied[key] for key in ids} == ids
     assert applied["nik"] == mask("1471021205900003")  # redaction still applies
-    assert "1471021205900003" not in log_lines.getvalue()
+    assert "1471021205900003" not in json_lines.getvalue()
     assert own["event_id"] == "given" and own["correlation_id"] == "pindah-42"
     assert not ids.keys() & (before.keys() | after.keys())
 

@@ -114,7 +114,7 @@ def test_error_messages_that_cross_agencies_are_redacted() -> None:
 
 
 def test_readme_code_logs_no_personal_field_in_clear(
-    log_lines: io.StringIO, catalog: Catalog
+    json_lines: io.StringIO, catalog: Catalog
 ) -> None:
     # As a README reader's adapter would: fields of the event logged by name, nested, in
     # an f-string, and an exception carrying the NIK, with the bus's logging.
@@ -126,7 +126,7 @@ def test_readme_code_logs_no_personal_field_in_clear(
         raise ValueError(f"NIK {NIK} is not registered")
     except ValueError:
         log.exception("handler failed")
-    text = log_lines.getvalue()
+    text = json_lines.getvalue()
     for secret in (NIK, "Siti Aminah", "Jl. Merdeka 12"):
         assert secret not in text
     assert len(text.splitlines()) == 3
