@@ -2,7 +2,15 @@
 
 from bus.testing.offsets import start_group_at_end
 from bus.testing.problems import assert_problem
-from bus.testing.records import committed_offsets, end_offsets, header, read_to_end
+from bus.testing.records import (
+    ce_identity,
+    committed_offsets,
+    count_by_ce_id,
+    end_offsets,
+    header,
+    lost_and_doubled,
+    read_to_end,
+)
 from bus.testing.services import (
     KafkaService,
     kafka_cluster,
@@ -16,11 +24,14 @@ from bus.testing.waiting import wait_until
 __all__ = [
     "KafkaService",
     "assert_problem",
+    "ce_identity",
     "committed_offsets",
+    "count_by_ce_id",
     "end_offsets",
     "header",
     "kafka_cluster",
     "kafka_service",
+    "lost_and_doubled",
     "own_broker",
     "postgres_service",
     "read_to_end",
