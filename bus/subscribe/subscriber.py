@@ -57,7 +57,7 @@ from bus.errors import (
 from bus.logging import get_logger
 from bus.metrics import count_consumed, observe_handler_seconds
 from bus.projection.grants import Grant, grant_of, reads_grant_topics
-from bus.reliability.failure import Failure, first_failure
+from bus.reliability.failure import Failure, MalformedFailureError, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
 from bus.reliability.routing import FailureRouter
@@ -419,7 +419,10 @@ class Subscriber:
 
     def _defer_until_due(self, lane: Lane, tp: TopicPartition, record: Record) -> bool:
         """Pause a retry partition whose next record is not due yet; True if it was paused."""
-        failure = Failure.from_headers(record.headers or ())
+        try:
+            failure = Failure.from_headers(record.headers or ())
+        except MalformedFailureError:
+            return False  # due now: `_process_retried_record` dead-letters it
         if failure is None or failure.retry_not_before is None:
             return False
         wait = (failure.retry_not_before - datetime.now(UTC)).total_seconds()
@@ -433,7 +436,12 @@ class Subscriber:
     async def _process_retried_record(self, record: Record) -> None:
         """Deliver a record of a retry topic again, as an event of the topic it came from."""
         self.stats.received += 1
-        failure = Failure.from_headers(record.headers or ())
+        try:
+            failure = Failure.from_headers(record.headers or ())
+        except MalformedFailureError as exc:
+            # Not retried: nothing says when or where from. The dead letter gets fresh headers.
+            await self._invalid(record, None, exc, [])
+            return
         source = failure.original_topic if failure is not None else record.topic
         handler = self._handlers.get(source)
         if handler is None:
