@@ -28,6 +28,7 @@ move is acknowledged by the broker before any later offset of the partition is c
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -73,6 +74,11 @@ log = get_logger("bus.subscribe")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
+#: Invalid events whose reasons `SubscriberStats` keeps: a long-running subscriber fed a stream
+#: of bad events must not grow without bound (the metric counts them all).
+MAX_INVALID_REASONS = 100
+
+
 @dataclass
 class SubscriberStats:
     """Counters of what this subscriber has seen since it started.
@@ -88,7 +94,8 @@ class SubscriberStats:
     failed: int = 0
     retried: int = 0
     dead_lettered: int = 0
-    invalid_reasons: list[str] = field(default_factory=list)
+    #: The reasons of the last `MAX_INVALID_REASONS` invalid events, oldest first.
+    invalid_reasons: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_INVALID_REASONS))
 
 
 InvalidCallback = Callable[[Record, str, list[FieldError]], Any]
