@@ -16,6 +16,10 @@ makes an event unique by `source` + `id`, so the same id from two sources is two
 members handling the same event at once (during a rebalance) serialise on the row's primary
 key: the second one sees a duplicate.
 
+Each redelivery a row absorbs is counted in its `duplicates` column (`Inbox.duplicates()`), in
+the same transaction: evidence, independent of the primary key, that redeliveries happened and
+changed nothing.
+
 `ensure_table` migrates an inbox of an older release, keyed by `(event_id, consumer_group)`:
 its rows keep an empty source and still count as applied for that id from any source, so an
 event applied before the upgrade is never applied again.
@@ -38,9 +42,13 @@ CREATE TABLE IF NOT EXISTS bus_inbox (
     event_id       text        NOT NULL,
     consumer_group text        NOT NULL,
     processed_at   timestamptz NOT NULL DEFAULT now(),
+    duplicates     int         NOT NULL DEFAULT 0,  -- redeliveries this row absorbed
     PRIMARY KEY (source, event_id, consumer_group)
 )
 """
+
+#: Inboxes created before `duplicates` was counted.
+_ADD_DUPLICATES = "ALTER TABLE bus_inbox ADD COLUMN IF NOT EXISTS duplicates int NOT NULL DEFAULT 0"
 
 #: From the `(event_id, consumer_group)` key of older releases to `(source, event_id, group)`.
 _MIGRATE = """
@@ -52,14 +60,25 @@ ALTER TABLE bus_inbox ADD PRIMARY KEY (source, event_id, consumer_group);
 
 _SCHEMA_LOCK = 0x0B05_0003
 
-# A row of an older release (source '') for the same id counts as this event already applied.
+# The event is new when its row is inserted here. Otherwise it is a redelivery: the row (or a
+# row of an older release, source '') counts it in `duplicates`, which locks the row as the
+# insert would, so two members handling one event still serialise on it.
 _CLAIM = """
-INSERT INTO bus_inbox (source, event_id, consumer_group)
-SELECT $1, $2, $3
-WHERE NOT EXISTS (
-    SELECT 1 FROM bus_inbox WHERE source = '' AND event_id = $2 AND consumer_group = $3
+WITH new AS (
+    INSERT INTO bus_inbox (source, event_id, consumer_group)
+    SELECT $1, $2, $3
+    WHERE NOT EXISTS (
+        SELECT 1 FROM bus_inbox WHERE source = '' AND event_id = $2 AND consumer_group = $3
+    )
+    ON CONFLICT (source, event_id, consumer_group) DO NOTHING
+    RETURNING 1
 )
-ON CONFLICT (source, event_id, consumer_group) DO NOTHING
+SELECT count(*) FROM new
+"""
+
+_COUNT_DUPLICATE = """
+UPDATE bus_inbox SET duplicates = duplicates + 1
+WHERE source IN ($1, '') AND event_id = $2 AND consumer_group = $3
 """
 
 
@@ -85,20 +104,36 @@ class Inbox:
             # Members of a group start together; one of them creates or migrates the table.
             await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
             await connection.execute(INBOX_DDL)
-            keyed_by_source = await connection.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM information_schema.columns "
-                "WHERE table_name = 'bus_inbox' AND column_name = 'source' "
-                "AND table_schema = current_schema())"
-            )
-            if not keyed_by_source:
+            # ALTER TABLE takes an exclusive lock even when it changes nothing: only when needed.
+            columns = {
+                row["column_name"]
+                for row in await connection.fetch(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'bus_inbox' AND table_schema = current_schema()"
+                )
+            }
+            if "source" not in columns:
                 await connection.execute(_MIGRATE)
+            if "duplicates" not in columns:
+                await connection.execute(_ADD_DUPLICATES)
 
     @contextlib.asynccontextmanager
     async def transaction(self, envelope: Envelope) -> AsyncIterator[InboxTransaction]:
         """A transaction in which `envelope`'s event is claimed; commits when the block ends."""
         async with self.pool.acquire() as connection, connection.transaction():
-            status = await connection.execute(_CLAIM, envelope.source, envelope.id, self.group)
-            yield InboxTransaction(connection, envelope.id, duplicate=status == "INSERT 0 0")
+            claimed = await connection.fetchval(_CLAIM, envelope.source, envelope.id, self.group)
+            if not claimed:
+                await connection.execute(_COUNT_DUPLICATE, envelope.source, envelope.id, self.group)
+            yield InboxTransaction(connection, envelope.id, duplicate=not claimed)
+
+    async def duplicates(self) -> int:
+        """Redeliveries of already applied events this group's inbox has absorbed."""
+        async with self.pool.acquire() as connection:
+            count: int = await connection.fetchval(
+                "SELECT coalesce(sum(duplicates), 0) FROM bus_inbox WHERE consumer_group = $1",
+                self.group,
+            )
+        return count
 
     async def seen(self, event_id: str, source: str | None = None) -> bool:
         """True if this group has already applied `event_id` (from `source`, if given)."""

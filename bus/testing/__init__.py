@@ -1,5 +1,6 @@
 """Testing support: real services, readiness waits, and a pytest plugin (`bus.testing.plugin`)."""
 
+from bus.testing.effects import effect_counts, install_effect_log
 from bus.testing.offsets import start_group_at_end
 from bus.testing.problems import assert_problem
 from bus.testing.records import (
@@ -27,8 +28,10 @@ __all__ = [
     "ce_identity",
     "committed_offsets",
     "count_by_ce_id",
+    "effect_counts",
     "end_offsets",
     "header",
+    "install_effect_log",
     "kafka_cluster",
     "kafka_service",
     "lost_and_doubled",

@@ -72,3 +72,16 @@ async def test_an_inbox_keyed_by_id_is_migrated_and_keeps_what_it_applied(databa
         new_other_source = await claim(inbox, event("/riau/bkd/simpeg", "new-1"))
     assert key == "source,event_id,consumer_group"
     assert (old_again, other_group, new_one, new_other_source) == (False, True, True, True)
+
+
+async def test_the_inbox_counts_the_redeliveries_it_absorbed(database: str) -> None:
+    async with asyncpg.create_pool(database, min_size=1, max_size=2) as pool:
+        inbox = Inbox(pool, "g")
+        other = Inbox(pool, "h")
+        await inbox.ensure_table()
+        first = event("/riau/dpmptsp/sicantik", "1")
+        outcomes = [await claim(inbox, first) for _ in range(4)]
+        outcomes.append(await claim(inbox, event("/riau/dpmptsp/sicantik", "2")))
+        outcomes.append(await claim(other, first))
+        assert (await inbox.duplicates(), await other.duplicates()) == (3, 0)
+    assert outcomes == [True, False, False, False, True, True]
