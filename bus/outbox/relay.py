@@ -25,9 +25,12 @@ does not hold back later rows of its key, and the rest of the round is committed
 `bus outbox failed` lists such rows. Only an unreachable broker leaves rows unsent for the
 next round.
 
-Delivery is at least once: a relay that dies after the broker acknowledged but before its
-commit leaves rows that the next round sends again, with the same event id (consumers dedupe
-by it; the publication log keeps the first row).
+A relay that dies after the broker acknowledged but before its commit (or whose database
+dies then) leaves rows unsent. Before sending, a round records the ids it is about to send in
+`bus_outbox_sending`, committed at once; the next round looks for such rows on the topic
+(`bus.publish.recovery`) and marks the ones it finds sent, with their offsets, instead of
+sending them again. Consumers still deduplicate by event id, should a send be doubled some
+other way.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from bus.outbox.check import RowRefusedError, checked_record, count_refused
 from bus.outbox.schema import CHANNEL
 from bus.outbox.schema import ensure_schema as ensure_outbox_schema
 from bus.publish import Delivery, OutgoingRecord, RecordSender
+from bus.publish.recovery import find_published
 
 log = get_logger("bus.outbox.relay")
 
@@ -143,6 +147,7 @@ class OutboxRelay:
         self.sender = RecordSender(settings)
         self._conn: asyncpg.Connection[Any] | None = None
         self._log_conn: asyncpg.Connection[Any] | None = None
+        self._mark_conn: asyncpg.Connection[Any] | None = None
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -186,7 +191,7 @@ class OutboxRelay:
             if not rows:
                 held_back = await self._has_claimable_rows(conn)
                 return 0, held_back
-            records, outcomes = await self._send(rows)
+            records, outcomes = await self._send(conn, rows)
             acked, refused, failed = _settled(rows, outcomes)
             if acked:
                 await publication_log.record_publications(
@@ -201,6 +206,11 @@ class OutboxRelay:
                 )  # fmt: skip
                 await conn.executemany(
                     _MARK_SENT, [(rows[i]["id"], d.partition, d.offset) for i, d in acked]
+                )
+            if acked or refused:
+                await conn.execute(
+                    "DELETE FROM bus_outbox_sending WHERE id = ANY($1::bigint[])",
+                    [rows[i]["id"] for i, _ in [*acked, *refused]],
                 )
             if refused:
                 await conn.executemany(
@@ -228,30 +238,57 @@ class OutboxRelay:
         return len(acked), len(rows) < self.batch_size and await self._has_claimable_rows(conn)
 
     async def _send(
-        self, rows: Sequence[asyncpg.Record]
+        self, conn: asyncpg.Connection[Any], rows: Sequence[asyncpg.Record]
     ) -> tuple[dict[int, OutgoingRecord], list[Delivery | BaseException]]:
         """Check and send every row pipelined; each row's outcome, never raising part way.
 
         A round that raised after sending some rows would roll back their claim while the
-        broker keeps them, and every later round would publish them again.
+        broker keeps them, and every later round would publish them again. Rows an earlier
+        round sent without living to mark them (`bus_outbox_sending`) are looked for on the
+        topic first, and only sent if they are not there.
         """
+        uncertain = {
+            row["id"]: row["since"]
+            for row in await conn.fetch(
+                "SELECT id, since FROM bus_outbox_sending WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        }
+        landed: dict[str, Delivery] = {}
+        if uncertain:
+            wanted: dict[str, list[str]] = {}
+            for row in rows:
+                if row["id"] in uncertain:
+                    wanted.setdefault(row["topic"], []).append(row["event_id"])
+            landed = await find_published(self.settings, wanted, since=min(uncertain.values()))
+            if landed:
+                log.info("outbox.found_on_topic", events=len(landed))
         records: dict[int, OutgoingRecord] = {}
-        pending: list[asyncio.Future[Delivery] | BaseException] = []
+        pending: list[asyncio.Future[Delivery] | Delivery | BaseException] = []
+        checked: list[tuple[int, OutgoingRecord]] = []
         for i, row in enumerate(rows):
             try:
-                record = records[i] = checked_record(row, self.catalog)
+                records[i] = checked_record(row, self.catalog)
             except RowRefusedError as exc:
                 pending.append(exc)
                 continue
+            if row["event_id"] in landed:
+                pending.append(landed[row["event_id"]])
+                continue
+            checked.append((i, records[i]))
+            pending.append(BrokerUnavailableError("not sent"))  # replaced below
+        # Durable before the first send: a relay that dies now leaves a trace to look for.
+        await self._mark_sending([rows[i]["id"] for i, _ in checked])
+        for i, record in checked:
             try:
-                pending.append(await self.sender.send_record(record))
+                pending[i] = await self.sender.send_record(record)
             except PublishError as exc:
-                pending.append(RowRefusedError("broker_refused", f"the broker refused it: {exc}"))
+                pending[i] = RowRefusedError("broker_refused", f"the broker refused it: {exc}")
             except BusError as exc:
-                pending.append(exc)
+                pending[i] = exc
         outcomes: list[Delivery | BaseException] = []
         for each in pending:
-            if isinstance(each, BaseException):
+            if isinstance(each, BaseException | Delivery):
                 outcomes.append(each)
                 continue
             try:
@@ -314,6 +351,18 @@ class OutboxRelay:
             self._log_conn = conn
         return self._log_conn
 
+    async def _mark_sending(self, ids: list[int]) -> None:
+        """Record, committed at once on a connection of its own, that these rows are being sent."""
+        if not ids:
+            return
+        if self._mark_conn is None or self._mark_conn.is_closed():
+            self._mark_conn = await asyncpg.connect(self.dsn, timeout=10)
+        await self._mark_conn.execute(
+            "INSERT INTO bus_outbox_sending (id, since) SELECT unnest($1::bigint[]), now() "
+            "ON CONFLICT (id) DO NOTHING",
+            ids,
+        )
+
     async def close(self) -> None:
         """Close the relay's database connections (`run` does this itself when it ends)."""
         await self._disconnect()
@@ -324,7 +373,8 @@ class OutboxRelay:
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         log_conn, self._log_conn = self._log_conn, None
-        for each in {id(c): c for c in (conn, log_conn) if c is not None}.values():
+        mark_conn, self._mark_conn = self._mark_conn, None
+        for each in {id(c): c for c in (conn, log_conn, mark_conn) if c is not None}.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(each.close(), 5)
 

@@ -34,3 +34,10 @@ CREATE INDEX IF NOT EXISTS bus_outbox_unsent
     ON bus_outbox (id) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS bus_outbox_unsent_by_key
     ON bus_outbox (topic, key, id) WHERE sent_at IS NULL;
+
+-- Rows a relay round is sending, committed before the first send: after a crash the next round
+-- looks for them on the topic instead of sending them again (see bus/outbox/relay.py).
+CREATE TABLE IF NOT EXISTS bus_outbox_sending (
+    id    bigint PRIMARY KEY,                           -- bus_outbox.id
+    since timestamptz NOT NULL
+);
