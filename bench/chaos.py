@@ -44,6 +44,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from bus.broker.embedded import free_port
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
+from bus.outbox import ensure_schema as ensure_outbox_schema
 from bus.testing import (
     ce_identity,
     effect_counts,
@@ -125,7 +127,19 @@ class KillablePostgres:
         """Start the server (crash recovery runs first after a kill)."""
         log = (self.workdir / "postgres.log").open("ab")
         self.process = subprocess.Popen(
-            [str(self.binary), "-D", str(self.pgdata), "-p", str(self.port), "-h", "127.0.0.1", "-k", str(self.workdir), "-c", "max_connections=200"],
+            [
+                str(self.binary),
+                "-D",
+                str(self.pgdata),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.workdir),
+                "-c",
+                "max_connections=200",
+            ],
             user=self.user,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -256,22 +270,23 @@ async def kill_when(
     jitter_s: float,
 ) -> int:
     """Wait until `progress()` reaches `at`, then `jitter_s` more (so that the kill does not
-    land on the commit the progress is read from), then `kill()`; the progress after it."""
+    land on the commit the progress is read from), then `kill()`; the progress just before."""
 
     async def reached() -> bool:
         return await progress() >= at
 
     await wait_until(reached, timeout=300, interval=POLL_S, message=f"{what} reached {at}")
     await asyncio.sleep(jitter_s)
+    seen = await progress()
     kill()
-    return await progress()
+    return seen
 
 
 async def count_topic(
     settings: BusSettings, start: dict[TopicPartition, int], run: str
 ) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     """(records per licence number, copies per (ce_source, ce_id)) of run `run` on the topic."""
-    records = await read_to_end(settings, {tp.topic for tp in start}, start=start, timeout=120)
+    records = await read_to_end(settings, start, deadline_s=120)
     by_licence: Counter[str] = Counter()
     by_identity: Counter[tuple[str, str]] = Counter()
     prefix = licence(run, 0)[: -len("00000")]
@@ -297,19 +312,29 @@ def topic_result(
 
 async def run_sdk(world: World, run: str, events: int, rng: random.Random) -> RunResult:
     """Kill a process publishing through the SDK; restart it from its checkpoint."""
-    start = await end_offsets(world.settings, [world.catalog.event_type(IZIN).topic])
+    start = await end_offsets(world.settings, world.catalog.event_type(IZIN).topic)
     checkpoint = world.workdir / f"{run}.checkpoint"
     child = Child(
-        [sys.executable, "-m", "bench.chaos", "publish", "--run", run, "--events", str(events), "--checkpoint", str(checkpoint)],
+        [
+            sys.executable,
+            "-m",
+            "bench.chaos",
+            "publish",
+            "--run",
+            run,
+            "--events",
+            str(events),
+            "--checkpoint",
+            str(checkpoint),
+        ],
         world.env(),
         world.workdir / f"{run}.log",
     )
 
     async def acked() -> int:
-        text = checkpoint.read_text() if checkpoint.exists() else ""
-        return int(text) if text.strip() else 0
+        return _read_checkpoint(checkpoint)[0]
 
-    at = rng.randint(events // 20, events * 19 // 20)
+    at = rng.randint(events // 20, events * 4 // 5)
     child.start()
     killed_at = await kill_when(acked, at, child.kill, "SDK publisher", rng.uniform(0, 0.05))
     child.start()
@@ -321,42 +346,78 @@ async def run_sdk(world: World, run: str, events: int, rng: random.Random) -> Ru
 
 
 async def publish_main(run: str, events: int, checkpoint: Path) -> None:
-    """The SDK publisher the `sdk` target kills: batches of 20, checkpoint after each ack."""
+    """The SDK publisher the `sdk` target kills: batches of 20, checkpoint after each ack.
+
+    The checkpoint says how many events were acknowledged and since when the next batch was
+    being sent. A restart looks for that batch on the topic (`find_published`) and sends only
+    what is not there, as any application restarting after a crash should.
+    """
+    from datetime import UTC, datetime
+
     from bus.publish import Publisher
+    from bus.publish.recovery import find_published
 
     catalog = load_catalog()
-    done = int(checkpoint.read_text()) if checkpoint.exists() else 0  # noqa: ASYNC240
+    topic = catalog.event_type(IZIN).topic
+    done, since = _read_checkpoint(checkpoint)
     async with Publisher(PUBLISHER, catalog=catalog) as publisher:
+        landed: set[str] = set()
+        if since is not None:
+            uncertain = [event_id(run, n) for n in range(done, min(done + 20, events))]
+            landed = set(await find_published(publisher.settings, {topic: uncertain}, since=since))
         while done < events:
             batch = range(done, min(done + 20, events))
+            _write_checkpoint(checkpoint, done, datetime.now(UTC))
             pending = [
                 await publisher.send(
                     izin_data(catalog, run, n), event_type=IZIN, id=event_id(run, n)
                 )
                 for n in batch
+                if event_id(run, n) not in landed
             ]
             await asyncio.gather(*pending)
             done = batch.stop
-            partial = checkpoint.with_suffix(".tmp")
-            partial.write_text(str(done))
-            os.replace(partial, checkpoint)  # atomic: a kill leaves the old or the new count
+            _write_checkpoint(checkpoint, done, None)
+
+
+def _read_checkpoint(path: Path) -> tuple[int, datetime | None]:
+    if not path.exists():
+        return 0, None
+    done, _, since = path.read_text().partition(" ")
+    return int(done), datetime.fromisoformat(since) if since.strip() else None
+
+
+def _write_checkpoint(path: Path, done: int, since: datetime | None) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(f"{done} {since.isoformat() if since else ''}")
+    os.replace(partial, path)  # atomic: a kill leaves the old or the new checkpoint
 
 
 async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
-    """Commit `events` outbox rows, as the OPD application would."""
-    from bus.outbox import add_event, ensure_schema
+    """Commit `events` outbox rows, 20 per transaction, as the OPD application would; through
+    a PostgreSQL restart it resumes after the rows that committed."""
+    from bus.outbox import add_event
 
-    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
-    try:
-        await ensure_schema(conn)
-        for first in range(0, events, 500):
-            async with conn.transaction():
-                for n in range(first, min(first + 500, events)):
-                    await add_event(
-                        conn, IZIN, izin_data(world.catalog, run, n), catalog=world.catalog
-                    )
-    finally:
-        await conn.close()
+    first = 0
+    while first < events:
+        try:
+            conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, timeout=2)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await asyncio.sleep(0.1)
+            continue
+        try:
+            first = await conn.fetchval("SELECT count(*) FROM bus_outbox")
+            while first < events:
+                async with conn.transaction():
+                    for n in range(first, min(first + 20, events)):
+                        await add_event(
+                            conn, IZIN, izin_data(world.catalog, run, n), catalog=world.catalog
+                        )
+                first = min(first + 20, events)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
 
 
 async def sent_rows(dsn: str) -> int:
@@ -381,15 +442,21 @@ async def run_relay(
 ) -> RunResult:
     """Kill the outbox relay (or the PostgreSQL server under it) mid-stream; restart it."""
     target = "pg-relay" if kill_database else "relay"
-    start = await end_offsets(world.settings, [world.catalog.event_type(IZIN).topic])
+    start = await end_offsets(world.settings, world.catalog.event_type(IZIN).topic)
     async with scratch_database(world.postgres.dsn, prefix="chaos") as dsn:
-        await fill_outbox(world, dsn, run, events)
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
+        try:
+            await ensure_outbox_schema(conn)
+        finally:
+            await conn.close()
+        # The application keeps writing while the relay runs, so that events flow at the kill.
+        filling = asyncio.create_task(fill_outbox(world, dsn, run, events))
         child = Child(
             [BUS, "outbox", "relay", "--dsn", dsn, "--batch-size", "200", "--poll-interval", "0.2"],
             world.env(BUS_DATABASE_DSN=dsn),
             world.workdir / f"{run}.log",
         )
-        at = rng.randint(events // 20, events * 19 // 20)
+        at = rng.randint(events // 20, events * 4 // 5)
         jitter = rng.uniform(0, 0.1)
         child.start()
         try:
@@ -407,18 +474,36 @@ async def run_relay(
             async def all_sent() -> bool:
                 return await sent_rows(dsn) == events
 
+            await filling
             await wait_until(all_sent, timeout=300, interval=0.1, message="every row sent")
         finally:
             child.stop()
-    lost, doubled = topic_result(run, events, *await count_topic(world.settings, start, run))
-    return RunResult(target, 0, events, killed_at, 1, lost, doubled)
+            filling.cancel()
+        by_licence, by_identity = await count_topic(world.settings, start, run)
+        lost, doubled = topic_result(run, events, by_licence, by_identity)
+        notes = []
+        if lost:
+            conn = await asyncpg.connect(dsn)
+            try:
+                missing = [
+                    licence(run, n) for n in range(events) if not by_licence[licence(run, n)]
+                ]
+                rows = await conn.fetch(
+                    'SELECT key, partition, "offset", attempts FROM bus_outbox '
+                    "WHERE key = ANY($1::text[]) ORDER BY id",
+                    missing[:5],
+                )
+                notes.append(f"lost rows marked sent at {[tuple(r) for r in rows]}")
+            finally:
+                await conn.close()
+    return RunResult(target, 0, events, killed_at, 1, lost, doubled, notes=notes)
 
 
 async def run_ingress(world: World, run: str, events: int, rng: random.Random) -> RunResult:
     """Kill `bus ingress` while a client posts events with Idempotency-Keys; restart it."""
     from bus.ingress.keys import create_key, ensure_schema
 
-    start = await end_offsets(world.settings, [world.catalog.event_type(IZIN).topic])
+    start = await end_offsets(world.settings, world.catalog.event_type(IZIN).topic)
     async with scratch_database(world.postgres.dsn, prefix="chaos") as dsn:
         conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
         try:
@@ -462,7 +547,7 @@ async def run_ingress(world: World, run: str, events: int, rng: random.Random) -
         async def progress() -> int:
             return accepted
 
-        at = rng.randint(events // 20, events * 19 // 20)
+        at = rng.randint(events // 20, events * 4 // 5)
         child.start()
         try:
             clients = asyncio.gather(*(client_loop(lane, 8) for lane in range(8)))
@@ -488,7 +573,7 @@ async def run_sink(
     target = "pg-sink" if kill_database else "sink"
     event_type = world.catalog.event_type(IZIN)
     group = f"chaos-{run}"
-    start = await end_offsets(world.settings, [event_type.topic])
+    start = await end_offsets(world.settings, event_type.topic)
     await start_group_at_end(world.settings, group, [event_type.topic])
     table = SinkTable.derive(event_type, granted_view(world.catalog, SUBSCRIBER, IZIN))
     history = f"{table.name}_history"
@@ -506,7 +591,20 @@ async def run_sink(
                     ]
                 )
         child = Child(
-            [BUS, "adapter", "run", "postgres-sink", "--event-type", IZIN, "--group", group, "--system", SUBSCRIBER, "--dsn", dsn],
+            [
+                BUS,
+                "adapter",
+                "run",
+                "postgres-sink",
+                "--event-type",
+                IZIN,
+                "--group",
+                group,
+                "--system",
+                SUBSCRIBER,
+                "--dsn",
+                dsn,
+            ],
             world.env(),
             world.workdir / f"{run}.log",
         )
@@ -528,7 +626,7 @@ async def run_sink(
             finally:
                 await conn.close()
 
-        at = rng.randint(events // 20, events * 19 // 20)
+        at = rng.randint(events // 20, events * 4 // 5)
         child.start()
         try:
             if kill_database:

@@ -39,7 +39,7 @@ async def post_until_accepted(
 
 
 async def copies_of(settings: BusSettings, start: Any, nomor: str) -> int:
-    records = await read_to_end(settings, [TOPIC], start=start)
+    records = await read_to_end(settings, start)
     return sum(1 for r in records if orjson.loads(r.value)["nomor_izin"] == nomor)
 
 
@@ -48,7 +48,7 @@ async def test_a_failed_log_insert_after_the_ack_never_doubles_the_event(
 ) -> None:
     _, token = await new_key(database, "dpmptsp.sicantik")
     auth = {"Authorization": f"Bearer {token}"}
-    start = await end_offsets(bus_settings, [TOPIC])
+    start = await end_offsets(bus_settings, TOPIC)
     conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
     try:
         async with ingress_server(bus_settings, catalog, database) as url:

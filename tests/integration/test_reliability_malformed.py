@@ -15,7 +15,7 @@ from bus.publish import Publisher
 from bus.publish.record import build_record
 from bus.reliability import RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Subscriber
-from bus.testing import read_to_end, wait_until
+from bus.testing import end_offsets, read_to_end, wait_until
 from schemas import IzinTerbit
 from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 
@@ -90,7 +90,8 @@ async def test_malformed_failure_headers_are_dead_lettered_and_the_subscriber_go
         await asyncio.wait_for(task, 30)
 
     assert handled == [after.event_id]
-    letters = await read_to_end(bus_settings, [dlq_topic(group)])
+    dlq = dict.fromkeys(await end_offsets(bus_settings, dlq_topic(group)), 0)
+    letters = await read_to_end(bus_settings, dlq)
     by_id = {dict(r.headers)["ce_id"].decode(): dict(r.headers) for r in letters}
     assert len(letters) == 3
     expected = {
