@@ -80,3 +80,51 @@ async def test_a_failed_log_insert_after_the_ack_never_doubles_the_event(
     assert keyed == [[202], [202]]
     assert await copies_of(bus_settings, start, f"503/LATE/{unique}/1") == 1
     assert await copies_of(bus_settings, start, f"503/LATE/{unique}/2") == 1
+
+
+async def test_a_retry_after_a_dead_attempt_does_not_publish_it_again(
+    database: str, bus_settings: BusSettings, catalog: Catalog, unique: str
+) -> None:
+    """An ingress killed after the broker's ack but before completing the idempotency record:
+    the client's retry finds the event on the topic and gets it, not a second copy."""
+    from bus.ingress import idempotency
+    from bus.publish import RecordSender, build_record
+
+    _, token = await new_key(database, "dpmptsp.sicantik")
+    key = f"dead-{unique}"
+    body = orjson.dumps(izin(catalog, f"503/DEAD/{unique}"))
+    start = await end_offsets(bus_settings, [TOPIC])
+    async with ingress_server(bus_settings, catalog, database) as url:
+        # What the dead attempt did: remember the key and its event id, publish, then die.
+        record = build_record(catalog.event_type(IZIN), catalog.system("dpmptsp.sicantik"), body)
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
+        try:
+            fingerprint = idempotency.request_sha256("POST", f"/v1/events/{IZIN}", body)
+            await idempotency.remember(conn, "dpmptsp.sicantik", key, fingerprint, [record.id])
+        finally:
+            await conn.close()
+        sender = RecordSender(bus_settings)
+        await sender.start()
+        try:
+            delivery = await (await sender.send_record(record))
+        finally:
+            await sender.stop()
+
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{url}/v1/events/{IZIN}",
+                content=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Idempotency-Key": key,
+                    "Content-Type": "application/json",
+                },
+            )
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "id": record.id,
+        "topic": TOPIC,
+        "partition": delivery.partition,
+        "offset": delivery.offset,
+    }
+    assert await copies_of(bus_settings, start, f"503/DEAD/{unique}") == 1
