@@ -420,21 +420,24 @@ async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
             await conn.close()
 
 
-async def sent_rows(dsn: str) -> int:
-    """Outbox rows marked sent; 0 while the database is down."""
+async def count_or_zero(dsn: str, query: str, *args: object) -> int:
+    """The count `query` returns; 0 while the database is down or restarting."""
     try:
         conn = await asyncpg.connect(dsn, timeout=2)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return 0
     try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM bus_outbox WHERE sent_at IS NOT NULL"
-        )
+        count: int = await conn.fetchval(query, *args)
         return count
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return 0
     finally:
         await conn.close()
+
+
+async def sent_rows(dsn: str) -> int:
+    """Outbox rows marked sent; 0 while the database is down."""
+    return await count_or_zero(dsn, "SELECT count(*) FROM bus_outbox WHERE sent_at IS NOT NULL")
 
 
 async def run_relay(
@@ -612,19 +615,9 @@ async def run_sink(
         mine = licence(run, 0)[: -len("00000")] + "%"
 
         async def applied() -> int:
-            try:
-                conn = await asyncpg.connect(dsn, timeout=2)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                return 0
-            try:
-                count: int = await conn.fetchval(
-                    f"SELECT count(*) FROM {table.qualified} WHERE nomor_izin LIKE $1", mine
-                )
-                return count
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                return 0
-            finally:
-                await conn.close()
+            return await count_or_zero(
+                dsn, f"SELECT count(*) FROM {table.qualified} WHERE nomor_izin LIKE $1", mine
+            )
 
         at = rng.randint(events // 20, events * 4 // 5)
         child.start()
