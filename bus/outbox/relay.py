@@ -78,6 +78,16 @@ WHERE NOT EXISTS (
 ORDER BY o.id
 """
 
+#: A database gone or going: reconnect and try again. asyncpg raises InternalClientError
+#: ("another operation is in progress") on a connection a server crash broke mid-operation;
+#: `make chaos` found the relay dying of it when PostgreSQL was killed under it.
+_DATABASE_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+)
+
 _MARK_SENT = """
 UPDATE bus_outbox SET sent_at = now(), partition = $2, "offset" = $3,
                       attempts = attempts + 1, last_error = NULL
@@ -160,10 +170,10 @@ class OutboxRelay:
                     await self._connect()
                     await self.sender.start()
                     sent, held_back = await self.relay_once()
-                except (BusError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except (BusError, *_DATABASE_ERRORS) as exc:
                     self.stats.failures += 1
                     log.warning("outbox.relay_retry", error=str(exc), retry_in_s=round(backoff, 2))
-                    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                    if isinstance(exc, _DATABASE_ERRORS):
                         await self._disconnect()
                     await _wait(stop, backoff * random.uniform(0.8, 1.2))
                     backoff = min(backoff * 2, self.backoff_max)
