@@ -93,7 +93,7 @@ async def test_a_retry_after_a_dead_attempt_does_not_publish_it_again(
     _, token = await new_key(database, "dpmptsp.sicantik")
     key = f"dead-{unique}"
     body = orjson.dumps(izin(catalog, f"503/DEAD/{unique}"))
-    start = await end_offsets(bus_settings, [TOPIC])
+    start = await end_offsets(bus_settings, TOPIC)
     async with ingress_server(bus_settings, catalog, database) as url:
         # What the dead attempt did: remember the key and its event id, publish, then die.
         record = build_record(catalog.event_type(IZIN), catalog.system("dpmptsp.sicantik"), body)
