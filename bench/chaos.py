@@ -682,31 +682,27 @@ async def one_run(world: World, target: str, seed: int, events: int) -> RunResul
 
 
 @contextlib.asynccontextmanager
-async def world() -> AsyncIterator[World]:
-    """A broker (as the test fixtures find one), the catalog's topics, a killable PostgreSQL."""
+async def world(settings: BusSettings) -> AsyncIterator[World]:
+    """The broker of `settings` with the catalog's topics, and a killable PostgreSQL."""
     catalog = load_catalog()
     postgres = KillablePostgres()
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     try:
         postgres.start()
         await postgres.ready()
-        with kafka_service() as kafka:
-            settings = BusSettings(
-                bootstrap_servers=kafka.bootstrap_servers,
-                producer_idempotence=not kafka.is_tansu,
-                consumer_fetch_timeout_ms=50,
-            )
-            await ensure_topics(catalog.event_types, settings)
-            yield World(settings, catalog, postgres, workdir)
+        await ensure_topics(catalog.event_types, settings)
+        yield World(settings, catalog, postgres, workdir)
     finally:
         postgres.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def matrix(targets: Sequence[str], seeds: Sequence[int], events: int) -> list[RunResult]:
-    """Every target × seed, one after the other."""
+async def matrix(
+    targets: Sequence[str], seeds: Sequence[int], events: int, settings: BusSettings
+) -> list[RunResult]:
+    """Every target × seed, one after the other, on the broker of `settings`."""
     results = []
-    async with world() as shared:
+    async with world(settings) as shared:
         for seed in seeds:
             for target in targets:
                 result = await one_run(shared, target, seed, events)
@@ -762,7 +758,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     targets = [t for t in args.targets.split(",") if t]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    results = asyncio.run(matrix(targets, seeds, args.events))
+    # Outside the event loop: the Apache Kafka launcher runs one of its own while it starts.
+    with kafka_service() as kafka:
+        settings = BusSettings(
+            bootstrap_servers=kafka.bootstrap_servers,
+            producer_idempotence=not kafka.is_tansu,
+            consumer_fetch_timeout_ms=50,
+        )
+        print(f"broker: {kafka.kind}", flush=True)
+        results = asyncio.run(matrix(targets, seeds, args.events, settings))
     document = {
         "command": "python -m bench.chaos " + " ".join(sys.argv[1:] if argv is None else argv),
         "summary": summary(results),
