@@ -241,8 +241,8 @@ class World:
             **os.environ,
             "BUS_BOOTSTRAP_SERVERS": self.settings.bootstrap_servers,
             "BUS_PRODUCER_IDEMPOTENCE": str(self.settings.producer_idempotence).lower(),
-            "BUS_CONSUMER_SESSION_TIMEOUT_MS": "3000",
-            "BUS_CONSUMER_HEARTBEAT_INTERVAL_MS": "500",
+            "BUS_CONSUMER_SESSION_TIMEOUT_MS": "6000",  # Apache Kafka's minimum
+            "BUS_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
             "BUS_CONSUMER_FETCH_TIMEOUT_MS": "50",
             "BUS_LOG_FORMAT": "json",
             "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]),
