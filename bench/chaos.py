@@ -397,8 +397,8 @@ def _write_checkpoint(path: Path, done: int, since: datetime | None) -> None:
 
 
 async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
-    """Commit `events` outbox rows, 20 per transaction, as the OPD application would; through
-    a PostgreSQL restart it resumes after the rows that committed."""
+    """Commit `events` outbox rows, 20 per transaction over about 2 s, as the OPD application
+    would; through a PostgreSQL restart it resumes after the rows that committed."""
     from bus.outbox import add_event
 
     first = 0
@@ -417,6 +417,9 @@ async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
                             conn, IZIN, izin_data(world.catalog, run, n), catalog=world.catalog
                         )
                 first = min(first + 20, events)
+                # Paced so that writing takes about 2 s at any size: the relay keeps up with
+                # the writer, so events must still be coming when the kill lands.
+                await asyncio.sleep(2.0 / max(1, events // 20))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await asyncio.sleep(0.1)
         finally:
