@@ -123,8 +123,11 @@ class Failure:
         return headers
 
 
-class MalformedFailureError(EnvelopeError):
-    """A record's `dlq_*` headers are missing or unreadable; the message names the header."""
+class MalformedFailureError(EnvelopeError, ValueError):
+    """A record's `dlq_*` headers are missing or unreadable; the message names the header.
+
+    Also a `ValueError`, which readers of dead letters (`bus.dlq.reader`) already expect.
+    """
 
 
 def _int(values: dict[str, str], name: str, default: int) -> int:
