@@ -77,6 +77,14 @@ TARGETS = ("sdk", "relay", "ingress", "sink", "pg-sink", "pg-relay")
 BUS = str(Path(sys.executable).with_name("bus"))
 #: Progress is polled this often while waiting for the kill point.
 POLL_S = 0.02
+#: What asyncpg raises while PostgreSQL is killed and restarted; InternalClientError comes from a
+#: connection the crash broke mid-operation ("another operation is in progress").
+_DATABASE_DOWN = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+)
 
 
 @dataclass
@@ -405,7 +413,7 @@ async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
     while first < events:
         try:
             conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, timeout=2)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except _DATABASE_DOWN:
             await asyncio.sleep(0.1)
             continue
         try:
@@ -420,7 +428,7 @@ async def fill_outbox(world: World, dsn: str, run: str, events: int) -> None:
                 # Paced so that writing takes about 2 s at any size: the relay keeps up with
                 # the writer, so events must still be coming when the kill lands.
                 await asyncio.sleep(2.0 / max(1, events // 20))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except _DATABASE_DOWN:
             await asyncio.sleep(0.1)
         finally:
             await conn.close()
