@@ -10,7 +10,7 @@ KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:
 KAFKA_DIR     := .bus/kafka/$(KAFKA_VERSION)
 KAFKA_STAMP   := $(KAFKA_DIR)/.installed
 
-.PHONY: dev test lint typecheck pytest bench install clean browser kafka peers
+.PHONY: dev test lint typecheck pytest bench chaos install clean browser kafka
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,12 @@ peers:
 ## Benchmarks: ratios against raw aiokafka on the same broker, written to bench/results.json.
 bench: $(STAMP) kafka
 	$(BIN)/python -m bench
+
+## Fault matrix: SIGKILL each part of the bus mid-stream, count lost and doubled events.
+CHAOS_EVENTS ?= 5000
+CHAOS_SEEDS  ?= 3
+chaos: $(STAMP) kafka
+	$(BIN)/python -m bench.chaos --events $(CHAOS_EVENTS) --seeds $(CHAOS_SEEDS) --json bench/chaos-results.json
 
 clean:
 	rm -rf $(VENV) .bus .pytest_cache .mypy_cache .ruff_cache *.egg-info

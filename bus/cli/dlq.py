@@ -132,7 +132,13 @@ def replay_(
         verb = "would replay" if report.dry_run else "replayed"
         _common.out.print(
             f"{report.group}: {verb} {len(report.replayed)} dead letter(s) to {report.target}"
-            + (f", {report.skipped} of other topics left" if report.skipped else ""),
+            + (f", {report.skipped} of other topics left" if report.skipped else "")
+            + (
+                f"; {report.expired} older dead letter(s) expired (past the DLQ's retention) "
+                "before they could be replayed"
+                if report.expired
+                else ""
+            ),
             highlight=False,
         )
         if report.dry_run:

@@ -88,3 +88,51 @@ def relay(
 
     with _common.bus_errors():
         asyncio.run(_run())
+
+
+@outbox_app.command("failed")
+def failed(
+    dsn: Dsn,
+    system: Annotated[
+        str | None, typer.Option(help="Only this system's rows (default: all rows).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many rows.")] = 100,
+) -> None:
+    """List rows the relay refused (never published), newest first, with the reason."""
+    loaded = _common.settings()
+    from rich.table import Table
+
+    from bus.outbox import OutboxRelay
+
+    async def _list() -> list[Any]:
+        runner = OutboxRelay(dsn, settings=loaded, system=system)
+        try:
+            return await runner.refused_rows(limit)
+        finally:
+            await runner.close()
+
+    import asyncpg
+
+    with _common.bus_errors():
+        try:
+            rows = asyncio.run(_list())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            _common.err.print(f"[bold red]error:[/] cannot read the outbox table: {exc}")
+            raise typer.Exit(1) from None
+    if not rows:
+        _common.out.print("no refused outbox rows")
+        return
+    table = Table("id", "event id", "event type", "system", "refused at", "reason")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.event_id,
+            row.event_type,
+            row.source_system,
+            row.failed_at.isoformat(timespec="seconds"),
+            row.last_error,
+        )
+    _common.out.print(table)
+    _common.err.print(
+        f"{len(rows)} refused row(s); fix the row and set failed_at = NULL to send it again"
+    )

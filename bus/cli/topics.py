@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bus.cli import _common
-from bus.topics import AppliedChanges, TopicPlan, apply_plan, plan_topics
+from bus.topics import AppliedChanges, TopicPlan, apply_plan, consumers_by_topic, plan_topics
 
 topics_app = typer.Typer(help="Topics from the catalog: plan the difference, then apply it.")
 
@@ -21,7 +21,9 @@ def plan(as_json: JsonOption = False) -> None:
     settings = _common.admin_settings()
     catalog = _common.catalog(settings)
     with _common.bus_errors():
-        found = asyncio.run(plan_topics(catalog.event_types, settings))
+        found = asyncio.run(
+            plan_topics(catalog.event_types, settings, consumers=consumers_by_topic(catalog))
+        )
     if as_json:
         _common.write_json(found.to_dict())
     else:
@@ -40,19 +42,39 @@ def apply(
             "(their events are lost).",
         ),
     ] = False,
+    allow_add_partitions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-add-partitions",
+            help="Also add partitions (moves keys to other partitions: per-key order breaks "
+            "for events in flight); grows the consumers' retry and dead-letter topics too.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan and change nothing.")
     ] = False,
 ) -> None:
-    """Create topics, alter configs and add partitions so the broker matches the catalog."""
+    """Create topics and alter configs (add partitions, delete only when allowed) to match."""
     settings = _common.admin_settings()
     catalog = _common.catalog(settings)
     with _common.bus_errors():
-        found = asyncio.run(plan_topics(catalog.event_types, settings))
+        found = asyncio.run(
+            plan_topics(catalog.event_types, settings, consumers=consumers_by_topic(catalog))
+        )
         _print_plan(found, settings.bootstrap_servers)
         if dry_run or found.empty:
             return
-        changes = asyncio.run(apply_plan(found, settings, allow_delete=allow_delete))
+        if allow_add_partitions:
+            for warning in found.warnings:
+                _common.err.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        changes = asyncio.run(
+            apply_plan(
+                found,
+                settings,
+                allow_delete=allow_delete,
+                allow_add_partitions=allow_add_partitions,
+            )
+        )
     _print_applied(changes, found, allow_delete)
 
 
@@ -67,7 +89,15 @@ def _print_plan(plan: TopicPlan, where: str) -> None:
             f"replication={spec.replication_factor} {configs}"
         )
     for change in plan.add_partitions:
-        say(f"  ~ partitions  {change.topic}  {change.current} → {change.wanted}")
+        say(
+            f"  ~ partitions  {change.topic}  {change.current} → {change.wanted}  "
+            "moves keys to other partitions: needs --allow-add-partitions"
+        )
+    for change in plan.failure_partitions:
+        say(
+            f"  ~ partitions  {change.topic}  {change.current} → {change.wanted}  "
+            "grown with its source topic (with --allow-add-partitions)"
+        )
     for config in plan.alter_configs:
         current = config.current if config.current is not None else "(broker default)"
         say(f"  ~ config      {config.topic}  {config.name}: {current} → {config.wanted}")

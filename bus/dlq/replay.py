@@ -18,12 +18,16 @@ inbox absorbs).
 `replay_selected(settings, group, positions)` replays chosen dead letters (the dashboard's
 selection) the same way, and leaves the cursor where it is: a later full replay may send them
 again, which the group's inbox absorbs.
+
+Dead letters older than the DLQ's retention are gone before they could be replayed: when the
+cursor is behind the first offset the DLQ still holds, the report says how many expired
+(`expired`), the replay logs it as a warning, and the cursor moves past them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -49,7 +53,18 @@ class ReplayReport:
     target: str
     replayed: list[DeadLetter] = field(default_factory=list)
     skipped: int = 0
+    #: Dead letters deleted by the DLQ's retention before any replay reached them.
+    expired: int = 0
     dry_run: bool = False
+
+
+def expired_letters(
+    cursor: Mapping[TopicPartition, int], firsts: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, int]:
+    """Per partition, how many dead letters between the cursor and the first one left expired."""
+    return {
+        tp: first - cursor.get(tp, 0) for tp, first in firsts.items() if first > cursor.get(tp, 0)
+    }
 
 
 async def replay(
@@ -73,9 +88,20 @@ async def replay(
             raise BusError(f"{source} does not exist: group {group!r} has no dead-letter topic")
         cursor.assign(tps)
         start = {tp: (await cursor.committed(tp)) or 0 for tp in tps}
+        expired = expired_letters(start, await cursor.beginning_offsets(tps))
+        report.expired = sum(expired.values())
+        if report.expired:
+            log.warning(
+                "dead letters expired before replay",
+                group=group,
+                topic=source,
+                expired=report.expired,
+                reason="older than the dead-letter topic's retention (BUS_DLQ_RETENTION_MS)",
+            )
         letters = await read_dead_letters(settings, [source], start=start, consumer=cursor)
         chosen: list[DeadLetter] = []
-        commit: dict[TopicPartition, int] = {}
+        # Past the expired ones, so that the next replay does not count them again.
+        commit: dict[TopicPartition, int] = {tp: start[tp] + n for tp, n in expired.items()}
         blocked: set[TopicPartition] = set()
         for letter in letters:
             tp = TopicPartition(letter.topic, letter.partition)
@@ -101,6 +127,7 @@ async def replay(
             target=target,
             replayed=len(chosen),
             skipped=report.skipped,
+            expired=report.expired,
         )
         return report
     finally:

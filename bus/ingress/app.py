@@ -10,6 +10,8 @@ Each request goes through the same steps, in this order, and stops at the first 
 authenticate (401) → find the event type (404) → check ownership (403) → check the content
 type (415) → read the body within the size limit (413) → validate (422) → publish and wait for
 the broker's acknowledgement (503 if it does not come) → record it in the publication log → 202.
+Once acknowledged, an event is answered 202 even if its log row cannot be written then: that
+row is written later (`LateEvidence`), since a 503 would make the client publish it twice.
 A 202 is only ever sent after the acknowledgement; nothing is published for a refused request,
 and a batch is validated completely before its first event is sent.
 

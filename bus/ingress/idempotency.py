@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -60,6 +61,7 @@ class StoredRequest:
     request_sha256: str
     event_ids: list[str]
     response: Any | None
+    created_at: datetime | None = None
 
 
 async def lock(conn: Connection, system_id: str, key: str) -> None:
@@ -79,7 +81,7 @@ async def unlock(conn: Connection, system_id: str, key: str) -> None:
 async def find(conn: Connection, system_id: str, key: str) -> StoredRequest | None:
     """The earlier request under this key, if any."""
     row = await conn.fetchrow(
-        "SELECT request_sha256, event_ids, response FROM bus_idempotency "
+        "SELECT request_sha256, event_ids, response, created_at FROM bus_idempotency "
         "WHERE system_id = $1 AND idempotency_key = $2",
         system_id,
         key,
@@ -87,7 +89,7 @@ async def find(conn: Connection, system_id: str, key: str) -> StoredRequest | No
     if row is None:
         return None
     response = orjson.loads(row["response"]) if row["response"] is not None else None
-    return StoredRequest(row["request_sha256"], list(row["event_ids"]), response)
+    return StoredRequest(row["request_sha256"], list(row["event_ids"]), response, row["created_at"])
 
 
 async def remember(

@@ -14,6 +14,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 import asyncpg
@@ -34,6 +35,7 @@ from bus.errors import (
 from bus.ingress import idempotency, keys
 from bus.ingress.authentication import KeyAuthenticator
 from bus.ingress.guard import client_address, failure_throttle, unsafe_integers
+from bus.ingress.late_evidence import LateEvidence
 from bus.ingress.problems import (
     BODY_TOO_LARGE,
     BROKER_UNAVAILABLE,
@@ -48,6 +50,7 @@ from bus.ingress.problems import (
 from bus.ingress.unsettled import UnsettledPublications
 from bus.logging import get_logger
 from bus.publish import Delivery, OutgoingRecord, RecordSender
+from bus.publish.recovery import find_published
 
 __all__ = ["TOKEN", "Ingress", "IngressService", "OnPublished", "ingress_service"]
 
@@ -59,6 +62,10 @@ _READY_CACHE_S = 2.0
 
 #: Told of every batch of events the broker acknowledged (`bus dev` prints a line for each).
 OnPublished = Callable[[Sequence[OutgoingRecord], Sequence[Delivery]], None]
+
+
+#: Errors of the bus's database, after which the request's evidence is written later.
+_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class Ingress:
@@ -80,6 +87,7 @@ class Ingress:
         self._pool: asyncpg.Pool[Any] | None = None
         self._authenticator: KeyAuthenticator | None = None
         self._log_writer: publication_log.GroupedLogWriter | None = None
+        self._late: LateEvidence | None = None
         self._ready: tuple[float, bool] = (0.0, False)
         self._unsettled = UnsettledPublications()
         self._ready_lock = asyncio.Lock()
@@ -113,6 +121,7 @@ class Ingress:
         )
         await self._authenticator.start()
         self._log_writer = publication_log.GroupedLogWriter(pool)
+        self._late = LateEvidence(pool)
         self._pool = pool
         try:
             await self.sender.start()
@@ -128,6 +137,8 @@ class Ingress:
             log.warning("ingress.stop_unflushed", error=str(exc))
         if self._log_writer is not None:
             await self._log_writer.close()
+        if self._late is not None:
+            await self._late.close()
         if self._authenticator is not None:
             await self._authenticator.close()
         if self._pool is not None:
@@ -243,7 +254,12 @@ class Ingress:
         if key is None:
             deliveries = await self._publish(request, records)
             assert self._log_writer is not None  # open() set it: authenticate() passed
-            await self._log_writer.write(_publications(system, records, deliveries))
+            publications = _publications(system, records, deliveries)
+            try:
+                await self._log_writer.write(publications)
+            except _DATABASE_ERRORS as exc:
+                # Published is published: a 503 now would make a retry publish it again.
+                self._write_later(exc, publications)
             return JSONResponse(render(deliveries), status_code=202)
         if not TOKEN.match(key):
             raise invalid(
@@ -273,18 +289,73 @@ class Ingress:
                             headers={"Idempotent-Replayed": "true"},
                         )
                     records = build(stored.event_ids)  # an earlier attempt failed: same ids
+                    earlier = self._unsettled.take(stored.event_ids)
+                    if earlier is not None:  # this process still holds that attempt's outcome
+                        deliveries = await self._publish(request, records, earlier)
+                    else:  # another process's attempt, or one that died: look on the topic
+                        deliveries = await self._publish_rest(request, records, stored.created_at)
                 else:
                     ids = [record.envelope.id for record in records]
                     await idempotency.remember(conn, system.id, key, fingerprint, ids)
-                earlier = self._unsettled.take([record.envelope.id for record in records])
-                deliveries = await self._publish(request, records, earlier)
+                    deliveries = await self._publish(request, records)
                 response = render(deliveries)
-                async with conn.transaction():
-                    await self._log(conn, system, records, deliveries)
-                    await idempotency.complete(conn, system.id, key, response)
+                try:
+                    async with conn.transaction():
+                        await self._log(conn, system, records, deliveries)
+                        await idempotency.complete(conn, system.id, key, response)
+                except _DATABASE_ERRORS as exc:
+                    self._write_later(exc, _publications(system, records, deliveries))
+                    try:  # a retry with this key must find the response, not publish again
+                        await idempotency.complete(conn, system.id, key, response)
+                    except _DATABASE_ERRORS:
+                        assert self._late is not None
+                        self._late.add([], completion=(system.id, key, response))
             finally:
                 await idempotency.unlock(conn, system.id, key)
         return JSONResponse(response, status_code=202)
+
+    def _write_later(
+        self, error: BaseException, publications: list[publication_log.Publication]
+    ) -> None:
+        log.error(
+            "ingress.publication_log_failed",
+            error=str(error),
+            event_ids=[p.event_id for p in publications],
+            retry="in the background",
+        )
+        assert self._late is not None  # open() set it: authenticate() passed
+        self._late.add(publications)
+
+    async def _publish_rest(
+        self, request: Request, records: list[OutgoingRecord], since: datetime | None
+    ) -> list[Delivery]:
+        """Publish what an earlier attempt under the same key did not get onto the topic.
+
+        That attempt may have died after the broker acknowledged (a killed process, a lost
+        connection): sending again blindly would put a second copy on the topic.
+        """
+        if since is None:
+            return await self._publish(request, records)
+        wanted: dict[str, list[str]] = {}
+        for record in records:
+            wanted.setdefault(record.topic, []).append(record.id)
+        try:
+            found = await find_published(self.settings, wanted, since=since)
+        except BusError as exc:
+            log.warning("ingress.broker_unavailable", error=str(exc))
+            raise BROKER_UNAVAILABLE.refuse(
+                "the event bus could not confirm an earlier attempt under this Idempotency-Key; "
+                "retry later with the same key",
+                headers={"Retry-After": "5"},
+                outcome="unknown",
+                event_ids=[record.id for record in records],
+            ) from None
+        missing = [record for record in records if record.id not in found]
+        if missing:
+            for delivery in await self._publish(request, missing):
+                found[delivery.event_id] = delivery
+        request.state.event_ids = [record.id for record in records]
+        return [found[record.id] for record in records]
 
     async def _publish(
         self,

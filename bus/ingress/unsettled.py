@@ -6,8 +6,9 @@ the sender still holds the records and may write them when the cluster is back. 
 Idempotency-Key then waits for those futures instead of sending the same ids a second time: it
 gets the first attempt's deliveries, or, if that attempt failed for good, publishes anew.
 
-Only this process knows its own pending records; after a restart a retry publishes the stored
-ids again, and consumers drop the duplicate by (source, id).
+Only this process knows its own pending records; after a restart (or on another ingress
+process) a retry first looks for the stored ids on the topic (`bus.publish.recovery`) and
+publishes only those it does not find.
 """
 
 from __future__ import annotations

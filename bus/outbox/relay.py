@@ -18,9 +18,19 @@ and 50 of a key, relay B leaves row 150 of that key alone until A has sent them.
 per-key order across relays; the price is that one key is never published by two relays in
 parallel, which is what per-key order means anyway.
 
-Delivery is at least once: a relay that dies after the broker acknowledged but before its
-commit leaves rows that the next round sends again, with the same event id (consumers dedupe
-by it; the publication log keeps the first row).
+Every row is checked against the catalog first (`bus.outbox.check`): a row the catalog does not
+allow, or one the broker refuses (oversize, unknown topic), is marked failed (`failed_at`, with
+the reason in `last_error`, counted in `bus_outbox_refused_total`) and is never published; it
+does not hold back later rows of its key, and the rest of the round is committed as usual.
+`bus outbox failed` lists such rows. Only an unreachable broker leaves rows unsent for the
+next round.
+
+A relay that dies after the broker acknowledged but before its commit (or whose database
+dies then) leaves rows unsent. Before sending, a round records the ids it is about to send in
+`bus_outbox_sending`, committed at once; the next round looks for such rows on the topic
+(`bus.publish.recovery`) and marks the ones it finds sent, with their offsets, instead of
+sending them again. Consumers still deduplicate by event id, should a send be doubled some
+other way.
 """
 
 from __future__ import annotations
@@ -30,25 +40,28 @@ import contextlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from bus import publication_log
+from bus.catalog import Catalog, load_catalog
 from bus.config import BusSettings
-from bus.envelope import Envelope
-from bus.errors import BrokerUnavailableError, BusError
+from bus.errors import BrokerUnavailableError, BusError, PublishError
 from bus.logging import get_logger, protect_personal_data
+from bus.outbox.check import RowRefusedError, checked_record, count_refused
 from bus.outbox.schema import CHANNEL
 from bus.outbox.schema import ensure_schema as ensure_outbox_schema
 from bus.publish import Delivery, OutgoingRecord, RecordSender
+from bus.publish.recovery import find_published
 
 log = get_logger("bus.outbox.relay")
 
 _CLAIM = """
 WITH claimed AS (
     SELECT id, topic, key FROM bus_outbox
-    WHERE sent_at IS NULL AND ($2::text IS NULL OR source_system = $2)
+    WHERE sent_at IS NULL AND failed_at IS NULL AND ($2::text IS NULL OR source_system = $2)
     ORDER BY id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -58,11 +71,22 @@ SELECT o.id, o.event_id, o.event_type, o.source_system, o.source, o.dataschema, 
 FROM bus_outbox o JOIN claimed c ON c.id = o.id
 WHERE NOT EXISTS (
     SELECT 1 FROM bus_outbox p
-    WHERE p.topic = c.topic AND p.key = c.key AND p.sent_at IS NULL AND p.id < c.id
+    WHERE p.topic = c.topic AND p.key = c.key AND p.sent_at IS NULL AND p.failed_at IS NULL
+      AND p.id < c.id
       AND p.id NOT IN (SELECT id FROM claimed)
 )
 ORDER BY o.id
 """
+
+#: A database gone or going: reconnect and try again. asyncpg raises InternalClientError
+#: ("another operation is in progress") on a connection a server crash broke mid-operation;
+#: `make chaos` found the relay dying of it when PostgreSQL was killed under it.
+_DATABASE_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+)
 
 _MARK_SENT = """
 UPDATE bus_outbox SET sent_at = now(), partition = $2, "offset" = $3,
@@ -72,6 +96,25 @@ WHERE id = $1
 
 _MARK_FAILED = "UPDATE bus_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1"
 
+_MARK_REFUSED = """
+UPDATE bus_outbox SET failed_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1
+"""
+
+_UNSENT = "sent_at IS NULL AND failed_at IS NULL AND ($1::text IS NULL OR source_system = $1)"
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """An outbox row the relay refused: never published, kept with the reason."""
+
+    id: int
+    event_id: str
+    event_type: str
+    source_system: str
+    topic: str
+    failed_at: datetime
+    last_error: str
+
 
 @dataclass
 class RelayStats:
@@ -80,6 +123,7 @@ class RelayStats:
     sent: int = 0
     rounds: int = 0
     failures: int = 0
+    refused: int = 0
 
 
 class OutboxRelay:
@@ -90,6 +134,7 @@ class OutboxRelay:
         dsn: str,
         *,
         settings: BusSettings,
+        catalog: Catalog | None = None,
         system: str | None = None,
         log_dsn: str | None = None,
         batch_size: int = 500,
@@ -100,6 +145,7 @@ class OutboxRelay:
         protect_personal_data(settings)
         self.dsn = dsn
         self.settings = settings
+        self.catalog = catalog or load_catalog(settings.catalog_module)
         self.system = system
         # The publication log belongs in the bus's own database; without one it is kept next
         # to the outbox so that the evidence is never silently skipped.
@@ -112,6 +158,7 @@ class OutboxRelay:
         self.sender = RecordSender(settings)
         self._conn: asyncpg.Connection[Any] | None = None
         self._log_conn: asyncpg.Connection[Any] | None = None
+        self._mark_conn: asyncpg.Connection[Any] | None = None
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -124,10 +171,10 @@ class OutboxRelay:
                     await self._connect()
                     await self.sender.start()
                     sent, held_back = await self.relay_once()
-                except (BusError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except (BusError, *_DATABASE_ERRORS) as exc:
                     self.stats.failures += 1
                     log.warning("outbox.relay_retry", error=str(exc), retry_in_s=round(backoff, 2))
-                    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                    if isinstance(exc, _DATABASE_ERRORS):
                         await self._disconnect()
                     await _wait(stop, backoff * random.uniform(0.8, 1.2))
                     backoff = min(backoff * 2, self.backoff_max)
@@ -155,10 +202,8 @@ class OutboxRelay:
             if not rows:
                 held_back = await self._has_claimable_rows(conn)
                 return 0, held_back
-            records = [_record(row) for row in rows]
-            futures = [await self.sender.send_record(record) for record in records]
-            outcomes = await asyncio.gather(*futures, return_exceptions=True)
-            acked, failed = _settled(rows, outcomes)
+            records, outcomes = await self._send(conn, rows)
+            acked, refused, failed = _settled(rows, outcomes)
             if acked:
                 await publication_log.record_publications(
                     await self._log_connection(),
@@ -173,12 +218,28 @@ class OutboxRelay:
                 await conn.executemany(
                     _MARK_SENT, [(rows[i]["id"], d.partition, d.offset) for i, d in acked]
                 )
+            if acked or refused:
+                await conn.execute(
+                    "DELETE FROM bus_outbox_sending WHERE id = ANY($1::bigint[])",
+                    [rows[i]["id"] for i, _ in [*acked, *refused]],
+                )
+            if refused:
+                await conn.executemany(
+                    _MARK_REFUSED, [(rows[i]["id"], exc.args[0][:1000]) for i, exc in refused]
+                )
             if failed:
                 await conn.executemany(
                     _MARK_FAILED, [(rows[i]["id"], str(exc)[:500]) for i, exc in failed]
                 )
                 failure = failed[0][1]
         self.stats.sent += len(acked)
+        self.stats.refused += len(refused)
+        for i, refusal in refused:
+            count_refused(refusal.reason)
+            log.warning(
+                "outbox.refused", event_id=rows[i]["event_id"], row=rows[i]["id"],
+                reason=refusal.reason, error=str(refusal),
+            )  # fmt: skip
         if acked:
             log.info("outbox.sent", events=len(acked), last_event_id=rows[acked[-1][0]]["event_id"])
         if failure is not None:
@@ -187,22 +248,92 @@ class OutboxRelay:
             raise BrokerUnavailableError(f"publishing outbox rows failed: {failure!r}")
         return len(acked), len(rows) < self.batch_size and await self._has_claimable_rows(conn)
 
+    async def _send(
+        self, conn: asyncpg.Connection[Any], rows: Sequence[asyncpg.Record]
+    ) -> tuple[dict[int, OutgoingRecord], list[Delivery | BaseException]]:
+        """Check and send every row pipelined; each row's outcome, never raising part way.
+
+        A round that raised after sending some rows would roll back their claim while the
+        broker keeps them, and every later round would publish them again. Rows an earlier
+        round sent without living to mark them (`bus_outbox_sending`) are looked for on the
+        topic first, and only sent if they are not there.
+        """
+        uncertain = {
+            row["id"]: row["since"]
+            for row in await conn.fetch(
+                "SELECT id, since FROM bus_outbox_sending WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        }
+        landed: dict[str, Delivery] = {}
+        if uncertain:
+            wanted: dict[str, list[str]] = {}
+            for row in rows:
+                if row["id"] in uncertain:
+                    wanted.setdefault(row["topic"], []).append(row["event_id"])
+            landed = await find_published(self.settings, wanted, since=min(uncertain.values()))
+            if landed:
+                log.info("outbox.found_on_topic", events=len(landed))
+        records: dict[int, OutgoingRecord] = {}
+        pending: list[asyncio.Future[Delivery] | Delivery | BaseException] = []
+        checked: list[tuple[int, OutgoingRecord]] = []
+        for i, row in enumerate(rows):
+            try:
+                records[i] = checked_record(row, self.catalog)
+            except RowRefusedError as exc:
+                pending.append(exc)
+                continue
+            if row["event_id"] in landed:
+                pending.append(landed[row["event_id"]])
+                continue
+            checked.append((i, records[i]))
+            pending.append(BrokerUnavailableError("not sent"))  # replaced below
+        # Durable before the first send: a relay that dies now leaves a trace to look for.
+        await self._mark_sending([rows[i]["id"] for i, _ in checked])
+        for i, record in checked:
+            try:
+                pending[i] = await self.sender.send_record(record)
+            except PublishError as exc:
+                pending[i] = RowRefusedError("broker_refused", f"the broker refused it: {exc}")
+            except BusError as exc:
+                pending[i] = exc
+        outcomes: list[Delivery | BaseException] = []
+        for each in pending:
+            if isinstance(each, BaseException | Delivery):
+                outcomes.append(each)
+                continue
+            try:
+                outcomes.append(await each)
+            except PublishError as exc:
+                outcomes.append(RowRefusedError("broker_refused", f"the broker refused it: {exc}"))
+            except Exception as exc:
+                outcomes.append(exc)
+        return records, outcomes
+
     async def pending(self) -> int:
         """Number of unsent rows (of this relay's system, if it has one)."""
         conn = await self._connect()
         count: int = await conn.fetchval(
-            "SELECT count(*) FROM bus_outbox "
-            "WHERE sent_at IS NULL AND ($1::text IS NULL OR source_system = $1)",
-            self.system,
+            f"SELECT count(*) FROM bus_outbox WHERE {_UNSENT}", self.system
         )
         return count
+
+    async def refused_rows(self, limit: int = 100) -> list[RefusedRow]:
+        """Rows the relay refused (of this relay's system, if it has one), newest first."""
+        conn = await self._connect()
+        rows = await conn.fetch(
+            "SELECT id, event_id, event_type, source_system, topic, failed_at, last_error "
+            "FROM bus_outbox WHERE failed_at IS NOT NULL "
+            "AND ($1::text IS NULL OR source_system = $1) ORDER BY id DESC LIMIT $2",
+            self.system,
+            limit,
+        )
+        return [RefusedRow(**dict(row)) for row in rows]
 
     async def _has_claimable_rows(self, conn: asyncpg.Connection[Any]) -> bool:
         return bool(
             await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM bus_outbox WHERE sent_at IS NULL "
-                "AND ($1::text IS NULL OR source_system = $1))",
-                self.system,
+                f"SELECT EXISTS (SELECT 1 FROM bus_outbox WHERE {_UNSENT})", self.system
             )
         )
 
@@ -231,54 +362,60 @@ class OutboxRelay:
             self._log_conn = conn
         return self._log_conn
 
+    async def _mark_sending(self, ids: list[int]) -> None:
+        """Record, committed at once on a connection of its own, that these rows are being sent."""
+        if not ids:
+            return
+        if self._mark_conn is None or self._mark_conn.is_closed():
+            self._mark_conn = await asyncpg.connect(self.dsn, timeout=10)
+        await self._mark_conn.execute(
+            "INSERT INTO bus_outbox_sending (id, since) SELECT unnest($1::bigint[]), now() "
+            "ON CONFLICT (id) DO NOTHING",
+            ids,
+        )
+
+    async def close(self) -> None:
+        """Close the relay's database connections (`run` does this itself when it ends)."""
+        await self._disconnect()
+
     def _notified(self, *_: object) -> None:
         self._wake.set()
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         log_conn, self._log_conn = self._log_conn, None
-        for each in {id(c): c for c in (conn, log_conn) if c is not None}.values():
+        mark_conn, self._mark_conn = self._mark_conn, None
+        for each in {id(c): c for c in (conn, log_conn, mark_conn) if c is not None}.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(each.close(), 5)
 
 
-def _record(row: asyncpg.Record) -> OutgoingRecord:
-    envelope = Envelope(
-        id=row["event_id"],
-        source=row["source"],
-        type=row["event_type"],
-        time=row["event_time"],
-        dataschema=row["dataschema"],
-        correlation_id=row["correlation_id"],
-        traceparent=row["traceparent"],
-    )
-    return OutgoingRecord(
-        envelope=envelope,
-        topic=row["topic"],
-        key=row["key"].encode(),
-        value=row["data"].encode(),
-        headers=envelope.to_headers(),
-        system=row["source_system"],  # counted in bus_events_published_total under it
-    )
-
-
 def _settled(
     rows: Sequence[asyncpg.Record], outcomes: Sequence[Delivery | BaseException]
-) -> tuple[list[tuple[int, Delivery]], list[tuple[int, BaseException]]]:
-    """Split outcomes into acked and failed; after a key's first failure, later rows of that
-    key count as failed too, so a re-send can never put them before the failed one."""
+) -> tuple[
+    list[tuple[int, Delivery]], list[tuple[int, RowRefusedError]], list[tuple[int, BaseException]]
+]:
+    """Split outcomes into acked, refused and failed.
+
+    A refused row is never published, so the rows after it are in order without it. After a
+    key's first failure (broker unreachable), later rows of that key count as failed too, so
+    a re-send can never put them before the failed one.
+    """
     acked: list[tuple[int, Delivery]] = []
+    refused: list[tuple[int, RowRefusedError]] = []
     failed: list[tuple[int, BaseException]] = []
     broken: set[tuple[str, str]] = set()
     for i, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
         key = (row["topic"], row["key"])
-        if isinstance(outcome, Delivery) and key not in broken:
+        if isinstance(outcome, RowRefusedError):
+            refused.append((i, outcome))
+        elif isinstance(outcome, Delivery) and key not in broken:
             acked.append((i, outcome))
         else:
             broken.add(key)
             error = outcome if isinstance(outcome, BaseException) else None
             failed.append((i, error or BrokerUnavailableError("an older event of its key failed")))
-    return acked, failed
+    return acked, refused, failed
 
 
 async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:

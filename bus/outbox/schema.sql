@@ -3,7 +3,8 @@
 -- Rows are written by `bus.outbox.add_event(conn, ...)` inside the OPD application's own
 -- transaction, so an event exists exactly when the business change it describes committed.
 -- `bus outbox relay` publishes unsent rows in id order per (topic, key) and sets `sent_at`,
--- `partition` and "offset" only after the broker acknowledged. Sent rows are kept as evidence;
+-- `partition` and "offset" only after the broker acknowledged. A row the catalog does not allow
+-- (or the broker refuses) gets `failed_at` and its reason in `last_error`, and is never sent. Sent rows are kept as evidence;
 -- delete old ones with your own retention job, e.g.
 --   DELETE FROM bus_outbox WHERE sent_at < now() - interval '30 days';
 CREATE TABLE IF NOT EXISTS bus_outbox (
@@ -24,9 +25,19 @@ CREATE TABLE IF NOT EXISTS bus_outbox (
     partition      int,
     "offset"       bigint,
     attempts       int NOT NULL DEFAULT 0,
-    last_error     text
+    last_error     text,                                -- why the last attempt failed
+    failed_at      timestamptz                          -- set when the relay refused the row
 );
+-- Tables created before refused rows were kept apart (`bus outbox failed` lists them).
+ALTER TABLE bus_outbox ADD COLUMN IF NOT EXISTS failed_at timestamptz;
 CREATE INDEX IF NOT EXISTS bus_outbox_unsent
     ON bus_outbox (id) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS bus_outbox_unsent_by_key
     ON bus_outbox (topic, key, id) WHERE sent_at IS NULL;
+
+-- Rows a relay round is sending, committed before the first send: after a crash the next round
+-- looks for them on the topic instead of sending them again (see bus/outbox/relay.py).
+CREATE TABLE IF NOT EXISTS bus_outbox_sending (
+    id    bigint PRIMARY KEY,                           -- bus_outbox.id
+    since timestamptz NOT NULL
+);

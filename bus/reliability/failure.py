@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bus.envelope import Headers
+from bus.errors import EnvelopeError
 from bus.privacy import redact_text
 
 ORIGINAL_TOPIC = "dlq_original_topic"
@@ -72,23 +73,27 @@ class Failure:
 
     @classmethod
     def from_headers(cls, headers: Sequence[tuple[str, bytes | None]]) -> Failure | None:
-        """The failure recorded in `headers`, or None for a record that never failed."""
+        """The failure recorded in `headers`, or None for a record that never failed.
+
+        Raises `MalformedFailureError`, naming the header, when a `dlq_*` header is missing
+        or unreadable (another producer wrote it, or it was edited by hand).
+        """
         values = {name: (raw or b"").decode(errors="replace") for name, raw in headers}
         if ORIGINAL_TOPIC not in values:
             return None
         not_before = values.get(RETRY_NOT_BEFORE)
         return cls(
             original_topic=values[ORIGINAL_TOPIC],
-            original_partition=int(values.get(ORIGINAL_PARTITION) or -1),
-            original_offset=int(values.get(ORIGINAL_OFFSET) or -1),
+            original_partition=_int(values, ORIGINAL_PARTITION, -1),
+            original_offset=_int(values, ORIGINAL_OFFSET, -1),
             group=values.get(GROUP, ""),
             error_class=values.get(ERROR_CLASS, ""),
             # Redacted again on reading: a record written by an older version or another tool.
             error_message=redact_text(values.get(ERROR_MESSAGE, "")),
-            attempts=int(values.get(ATTEMPTS) or 0),
-            first_failure_at=parse_rfc3339(values[FIRST_FAILURE_AT]),
-            last_failure_at=parse_rfc3339(values[LAST_FAILURE_AT]),
-            retry_not_before=parse_rfc3339(not_before) if not_before else None,
+            attempts=_int(values, ATTEMPTS, 0),
+            first_failure_at=_time(values, FIRST_FAILURE_AT),
+            last_failure_at=_time(values, LAST_FAILURE_AT),
+            retry_not_before=_time(values, RETRY_NOT_BEFORE) if not_before else None,
         )
 
     def again(self, error: BaseException, attempts: int, at: datetime) -> Failure:
@@ -118,6 +123,38 @@ class Failure:
         if self.retry_not_before is not None:
             headers.append((RETRY_NOT_BEFORE, rfc3339(self.retry_not_before).encode()))
         return headers
+
+
+class MalformedFailureError(EnvelopeError, ValueError):
+    """A record's `dlq_*` headers are missing or unreadable; the message names the header.
+
+    Also a `ValueError`, which readers of dead letters (`bus.dlq.reader`) already expect.
+    """
+
+
+def _int(values: dict[str, str], name: str, default: int) -> int:
+    text = values.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise MalformedFailureError(f"header {name} is {text[:40]!r}, not an integer") from None
+
+
+def _time(values: dict[str, str], name: str) -> datetime:
+    text = values.get(name)
+    if text is None:
+        raise MalformedFailureError(f"header {name} is missing from a retry or dead-letter record")
+    try:
+        moment = parse_rfc3339(text)
+    except ValueError:
+        raise MalformedFailureError(
+            f"header {name} is {text[:40]!r}, not an RFC 3339 time"
+        ) from None
+    if moment.tzinfo is None:
+        raise MalformedFailureError(f"header {name} is {text[:40]!r}, a time without an offset")
+    return moment
 
 
 def first_failure(

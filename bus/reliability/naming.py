@@ -55,3 +55,12 @@ def group_of_dlq(topic: str) -> str:
     if not topic.startswith(DLQ_PREFIX):
         raise ValueError(f"{topic!r} is not a dead-letter topic")
     return topic.removeprefix(DLQ_PREFIX)
+
+
+def group_of_failure_topic(topic: str) -> str | None:
+    """The group a retry or dead-letter topic belongs to; None for any other topic."""
+    if topic.startswith(DLQ_PREFIX):
+        return topic.removeprefix(DLQ_PREFIX) or None
+    if retry_stage(topic):
+        return topic.removeprefix(RETRY_PREFIX).rpartition(".")[0] or None
+    return None

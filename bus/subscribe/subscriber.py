@@ -28,6 +28,7 @@ move is acknowledged by the broker before any later offset of the partition is c
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -61,7 +62,7 @@ from bus.pdp.guard import SubjectGuard
 from bus.privacy import personal_values
 from bus.privacy.subjects import SUBJECT_FIELDS
 from bus.projection.grants import Grant, grant_of, reads_grant_topics
-from bus.reliability.failure import Failure, first_failure
+from bus.reliability.failure import Failure, MalformedFailureError, first_failure
 from bus.reliability.naming import retry_consumer_group, retry_stage, retry_topics
 from bus.reliability.policy import RetryPolicy
 from bus.reliability.routing import FailureRouter
@@ -83,6 +84,11 @@ log = get_logger("bus.subscribe")
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
+#: Invalid events whose reasons `SubscriberStats` keeps: a long-running subscriber fed a stream
+#: of bad events must not grow without bound (the metric counts them all).
+MAX_INVALID_REASONS = 100
+
+
 @dataclass
 class SubscriberStats:
     """Counters of what this subscriber has seen since it started.
@@ -100,7 +106,8 @@ class SubscriberStats:
     dead_lettered: int = 0
     #: Events not delivered because their data subject restricted processing (`bus pdp`).
     withheld: int = 0
-    invalid_reasons: list[str] = field(default_factory=list)
+    #: The reasons of the last `MAX_INVALID_REASONS` invalid events, oldest first.
+    invalid_reasons: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_INVALID_REASONS))
 
 
 InvalidCallback = Callable[[Record, str, list[FieldError]], Any]
@@ -467,7 +474,10 @@ class Subscriber:
 
     def _defer_until_due(self, lane: Lane, tp: TopicPartition, record: Record) -> bool:
         """Pause a retry partition whose next record is not due yet; True if it was paused."""
-        failure = Failure.from_headers(record.headers or ())
+        try:
+            failure = Failure.from_headers(record.headers or ())
+        except MalformedFailureError:
+            return False  # due now: `_process_retried_record` dead-letters it
         if failure is None or failure.retry_not_before is None:
             return False
         wait = (failure.retry_not_before - datetime.now(UTC)).total_seconds()
@@ -481,7 +491,12 @@ class Subscriber:
     async def _process_retried_record(self, record: Record) -> None:
         """Deliver a record of a retry topic again, as an event of the topic it came from."""
         self.stats.received += 1
-        failure = Failure.from_headers(record.headers or ())
+        try:
+            failure = Failure.from_headers(record.headers or ())
+        except MalformedFailureError as exc:
+            # Not retried: nothing says when or where from. The dead letter gets fresh headers.
+            await self._invalid(record, None, exc, [])
+            return
         source = failure.original_topic if failure is not None else record.topic
         handler = self._handlers.get(source)
         if handler is None:

@@ -1,9 +1,18 @@
 """Testing support: real services, readiness waits, and a pytest plugin (`bus.testing.plugin`)."""
 
+from bus.testing.effects import effect_counts, install_effect_log
 from bus.testing.grants import as_granted
 from bus.testing.offsets import start_group_at_end
 from bus.testing.problems import assert_problem
-from bus.testing.records import committed_offsets, end_offsets, header, read_to_end
+from bus.testing.records import (
+    ce_identity,
+    committed_offsets,
+    count_by_ce_id,
+    end_offsets,
+    header,
+    lost_and_doubled,
+    read_to_end,
+)
 from bus.testing.services import (
     KafkaService,
     kafka_cluster,
@@ -18,11 +27,16 @@ __all__ = [
     "KafkaService",
     "as_granted",
     "assert_problem",
+    "ce_identity",
     "committed_offsets",
+    "count_by_ce_id",
+    "effect_counts",
     "end_offsets",
     "header",
+    "install_effect_log",
     "kafka_cluster",
     "kafka_service",
+    "lost_and_doubled",
     "own_broker",
     "postgres_service",
     "read_to_end",

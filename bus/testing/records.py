@@ -7,12 +7,14 @@ event written twice is seen twice.
     start = await end_offsets(settings, topic)
     ...                                              # publish
     records = await read_to_end(settings, start)     # everything published since `start`
+    copies = count_by_ce_id(records)                 # {(ce_source, ce_id): copies}
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -20,7 +22,15 @@ from aiokafka import TopicPartition
 from bus.broker import clients
 from bus.config import BusSettings
 
-__all__ = ["committed_offsets", "end_offsets", "header", "read_to_end"]
+__all__ = [
+    "ce_identity",
+    "committed_offsets",
+    "count_by_ce_id",
+    "end_offsets",
+    "header",
+    "lost_and_doubled",
+    "read_to_end",
+]
 
 
 async def end_offsets(settings: BusSettings, *topics: str) -> dict[TopicPartition, int]:
@@ -84,3 +94,23 @@ def header(record: Any, name: str) -> str | None:
         if key == name:
             return None if value is None else bytes(value).decode()
     return None
+
+
+def ce_identity(record: Any) -> tuple[str, str]:
+    """(ce_source, ce_id) of a record: what makes a CloudEvent unique."""
+    return header(record, "ce_source") or "", header(record, "ce_id") or ""
+
+
+def count_by_ce_id(records: Sequence[Any]) -> Counter[tuple[str, str]]:
+    """How many copies of each (ce_source, ce_id) `records` hold."""
+    return Counter(ce_identity(record) for record in records)
+
+
+def lost_and_doubled(
+    expected: Iterable[tuple[str, str]], copies: Mapping[tuple[str, str], int]
+) -> tuple[int, int]:
+    """(events of `expected` with no copy, events of `expected` with more than one copy)."""
+    wanted = set(expected)
+    lost = sum(1 for identity in wanted if copies.get(identity, 0) == 0)
+    doubled = sum(1 for identity in wanted if copies.get(identity, 0) > 1)
+    return lost, doubled

@@ -4,7 +4,7 @@ plan = await plan_topics(catalog.event_types, settings)   # `bus topics plan`
 await apply_plan(plan, settings)                          # `bus topics apply`
 """
 
-from bus.topics.apply import AppliedChanges, apply_plan, plan_topics
+from bus.topics.apply import AppliedChanges, apply_plan, consumers_by_topic, plan_topics
 from bus.topics.observe import observe
 from bus.topics.plan import (
     ClusterState,
@@ -26,6 +26,7 @@ __all__ = [
     "TopicPlan",
     "TopicSpec",
     "apply_plan",
+    "consumers_by_topic",
     "desired_topics",
     "diff",
     "observe",

@@ -1,19 +1,23 @@
 """Applying a topic plan: create topics, alter configs, add partitions; never lose data unasked.
 
     plan = await plan_topics(catalog.event_types, settings)
-    changes = await apply_plan(plan, settings)                     # refuses shrinks
+    changes = await apply_plan(plan, settings)                     # refuses shrinks, growth
+    changes = await apply_plan(plan, settings, allow_add_partitions=True)   # grows topics
     changes = await apply_plan(plan, settings, allow_delete=True)  # recreates and deletes
 
 Steps run in that order, each idempotent, so a failed apply is finished by running it again. A
 shrink (Kafka cannot remove partitions) or a topic the catalog dropped is only acted on with
-`allow_delete`; without it a plan that has a shrink is refused before anything changes.
+`allow_delete`; without it a plan that has a shrink is refused before anything changes. More
+partitions move keys to other partitions (per-key order breaks for events in flight), so a plan
+that adds partitions is refused unless `allow_add_partitions`; the retry and dead-letter topics
+of the groups consuming a grown topic are grown with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +33,7 @@ from aiokafka.errors import (
 
 from bus.broker import clients
 from bus.broker.admin_requests import IncrementalAlterConfigs
-from bus.catalog import EventType
+from bus.catalog import Catalog, EventType
 from bus.config import BusSettings
 from bus.errors import (
     BrokerLimitationError,
@@ -38,7 +42,7 @@ from bus.errors import (
 )
 from bus.logging import get_logger
 from bus.topics.observe import observe
-from bus.topics.plan import TopicPlan, TopicSpec, desired_topics, diff
+from bus.topics.plan import FAILURE_PREFIXES, TopicPlan, TopicSpec, desired_topics, diff
 
 log = get_logger("bus.topics")
 
@@ -85,32 +89,57 @@ async def plan_topics(
     settings: BusSettings,
     *,
     read_configs: bool = True,
+    consumers: Mapping[str, Collection[str]] | None = None,
 ) -> TopicPlan:
-    """Compare the catalog's topics with the broker's; delete candidates are OPD-prefixed."""
+    """Compare the catalog's topics with the broker's; delete candidates are OPD-prefixed.
+
+    `consumers` (topic → systems with an agreement, `consumers_by_topic(catalog)`) names whose
+    retry and dead-letter topics grow with a topic.
+    """
     event_types = list(event_types)
     async with clients.admin_session(settings) as admin:
         cluster = await observe(
-            admin, only={et.topic for et in event_types}, read_configs=read_configs
+            admin,
+            only={et.topic for et in event_types},
+            # Failure topics matter only when their groups are known (one per test group, and
+            # a cluster may hold many): `ensure_topics` never asks.
+            prefixes=FAILURE_PREFIXES if consumers else (),
+            read_configs=read_configs,
         )
     return diff(
         desired_topics(event_types, cluster.brokers),
         cluster,
         managed_opds={et.opd for et in event_types},
+        consumers=consumers,
     )
 
 
 async def apply_plan(
-    plan: TopicPlan, settings: BusSettings, *, allow_delete: bool = False
+    plan: TopicPlan,
+    settings: BusSettings,
+    *,
+    allow_delete: bool = False,
+    allow_add_partitions: bool = False,
 ) -> AppliedChanges:
     """Make the broker match `plan`; raises a `BusError` naming the step that could not run."""
     if plan.shrink and not allow_delete:
         raise TopicChangeRefusedError("; ".join(plan.errors))
+    if (plan.add_partitions or plan.failure_partitions) and not allow_add_partitions:
+        grown = plan.warnings or [
+            f"{c.topic}: {c.current} → {c.wanted} partitions (sized like its source topics); "
+            "run `bus topics apply --allow-add-partitions`"
+            for c in plan.failure_partitions
+        ]
+        raise TopicChangeRefusedError("refused to add partitions: " + "; ".join(grown))
     done = AppliedChanges()
     async with clients.admin_session(settings) as admin:
         try:
             await _create(admin, plan.create, done.created)
             await _alter_configs(admin, plan, done.configs_altered, settings.bootstrap_servers)
-            await _add_partitions(admin, plan, done.partitions_added, settings.bootstrap_servers)
+            if allow_add_partitions:
+                await _add_partitions(
+                    admin, plan, done.partitions_added, settings.bootstrap_servers
+                )
             if allow_delete:
                 await _recreate(admin, plan, done.recreated)
                 await _delete(admin, plan.delete, done.deleted)
@@ -196,10 +225,11 @@ async def _alter_configs_legacy(
 async def _add_partitions(
     admin: AIOKafkaAdminClient, plan: TopicPlan, done: list[str], where: str
 ) -> None:
-    if not plan.add_partitions:
+    changes = plan.add_partitions + plan.failure_partitions
+    if not changes:
         return
-    wanted = {change.topic: NewPartitions(change.wanted) for change in plan.add_partitions}
-    described = ", ".join(f"{c.topic} {c.current} → {c.wanted}" for c in plan.add_partitions)
+    wanted = {change.topic: NewPartitions(change.wanted) for change in changes}
+    described = ", ".join(f"{c.topic} {c.current} → {c.wanted}" for c in changes)
     try:
         await admin.create_partitions(wanted)
     except IncompatibleBrokerVersion as exc:
@@ -252,3 +282,11 @@ async def _until_listed(
             state = "appear" if present else "disappear"
             raise BusError(f"topics {sorted(missing)} did not {state} within {timeout_s:.0f} s")
         await asyncio.sleep(0.1)
+
+
+def consumers_by_topic(catalog: Catalog) -> dict[str, list[str]]:
+    """Topic → the systems with an agreement on its event type."""
+    return {
+        et.topic: [sub.system for sub in catalog.subscribers_of(et.type)]
+        for et in catalog.event_types
+    }

@@ -23,15 +23,24 @@ async def observe(
     admin: AIOKafkaAdminClient,
     *,
     only: Collection[str] | None = None,
+    prefixes: Collection[str] = (),
     read_configs: bool = True,
     config_names: Collection[str] = ("retention.ms", "cleanup.policy", "min.insync.replicas"),
 ) -> ClusterState:
-    """Every topic name, and the topics named in `only` (or all) with partitions and configs."""
+    """Every topic name, and the topics named in `only` (or all) with partitions and configs.
+
+    Topics whose name starts with one of `prefixes` are described as well (configs only for
+    those in `only`).
+    """
     cluster = await admin.describe_cluster()
     brokers = max(1, len(cluster.get("brokers") or ()))
     listed = frozenset(name for name in await admin.list_topics() if not name.startswith("__"))
     # Only the topics that matter are described: a large cluster has thousands of others.
-    names = sorted(listed if only is None else listed & set(only))
+    names = sorted(
+        listed
+        if only is None
+        else (listed & set(only)) | {n for n in listed if n.startswith(tuple(prefixes))}
+    )
     described = await admin.describe_topics(names) if names else []
     shapes: dict[str, tuple[int, int]] = {}
     for topic in described:
@@ -43,7 +52,8 @@ async def observe(
     configs: Mapping[str, Mapping[str, str] | None] = {}
     reason = None
     if read_configs and shapes:
-        configs, reason = await _read_configs(admin, sorted(shapes), set(config_names))
+        configured = sorted(shapes if only is None else set(shapes) & set(only))
+        configs, reason = await _read_configs(admin, configured, set(config_names))
     topics = {
         name: ObservedTopic(name, partitions, replication, configs.get(name))
         for name, (partitions, replication) in shapes.items()

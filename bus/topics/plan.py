@@ -2,8 +2,14 @@
 
     desired = desired_topics(catalog.event_types, brokers=cluster.brokers)
     plan = diff(desired, cluster, managed_opds={"dpmptsp", ...})
-    plan.create, plan.add_partitions, plan.alter_configs     # what `apply` does
+    plan.create, plan.alter_configs                          # what `apply` does
+    plan.add_partitions, plan.failure_partitions             # only with --allow-add-partitions
     plan.shrink, plan.delete                                 # only with --allow-delete
+
+Adding partitions moves keys to other partitions, so events of one key published before and
+after the change may be consumed out of order; `apply` does it only when asked, and grows the
+retry and dead-letter topics of the groups that consume a grown topic with it (they are sized
+like their source topics, see `bus.reliability.topics`).
 
 Pure functions over plain data: reading the broker is `bus.topics.observe`, changing it is
 `bus.topics.apply`. Replication factor and `min.insync.replicas` are clamped to the number of
@@ -18,6 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bus.catalog import EventType
+from bus.reliability.naming import DLQ_PREFIX, RETRY_PREFIX, group_of_failure_topic
+
+#: Prefixes of the reliability topics that `observe` must describe too.
+FAILURE_PREFIXES = (RETRY_PREFIX, DLQ_PREFIX)
 
 #: Names of catalog topics, `<opd>.<entity>.<event>.v<major>`: only these can be delete candidates.
 _CATALOG_TOPIC = re.compile(r"^(?P<opd>[a-z0-9]+)(\.[a-z0-9_]+){2,}\.v\d+$")
@@ -110,6 +120,8 @@ class TopicPlan:
     create: tuple[TopicSpec, ...] = ()
     add_partitions: tuple[PartitionChange, ...] = ()
     alter_configs: tuple[ConfigChange, ...] = ()
+    #: Retry and dead-letter topics smaller than the largest source topic of their group.
+    failure_partitions: tuple[PartitionChange, ...] = ()
     #: Fewer partitions than the broker has: Kafka cannot shrink, only delete and recreate.
     shrink: tuple[PartitionChange, ...] = ()
     #: Topics under a catalog OPD's prefix that the catalog no longer declares.
@@ -126,8 +138,24 @@ class TopicPlan:
     def empty(self) -> bool:
         """True when the broker matches the catalog: applying would change nothing."""
         return not (
-            self.create or self.add_partitions or self.alter_configs or self.shrink or self.delete
+            self.create
+            or self.add_partitions
+            or self.failure_partitions
+            or self.alter_configs
+            or self.shrink
+            or self.delete
         )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Changes that need `--allow-add-partitions`, and what they do to key order, in words."""
+        return [
+            f"{change.topic}: {change.current} → {change.wanted} partitions moves keys to other "
+            "partitions; events of one key published before and after the change may be "
+            "consumed out of order. Let consumers drain the topic first, then run "
+            "`bus topics apply --allow-add-partitions`"
+            for change in self.add_partitions
+        ]
 
     @property
     def errors(self) -> list[str]:
@@ -146,12 +174,14 @@ class TopicPlan:
             "empty": self.empty,
             "create": [spec.to_dict() for spec in self.create],
             "add_partitions": [change.to_dict() for change in self.add_partitions],
+            "failure_partitions": [change.to_dict() for change in self.failure_partitions],
             "alter_configs": [change.to_dict() for change in self.alter_configs],
             "shrink": [change.to_dict() for change in self.shrink],
             "delete": list(self.delete),
             "configs_unknown": list(self.configs_unknown),
             "configs_unknown_reason": self.configs_unknown_reason,
             "errors": self.errors,
+            "warnings": self.warnings,
             "notes": list(self.notes),
         }
 
@@ -183,8 +213,13 @@ def diff(
     cluster: ClusterState,
     *,
     managed_opds: Collection[str] = (),
+    consumers: Mapping[str, Collection[str]] | None = None,
 ) -> TopicPlan:
-    """The plan that turns `cluster` into `desired`; topics of `managed_opds` may be deleted."""
+    """The plan that turns `cluster` into `desired`; topics of `managed_opds` may be deleted.
+
+    `consumers` maps a topic to the systems with an agreement on it: the retry and dead-letter
+    topics of their groups (`<system>` or `<system>.<anything>`) are grown with it.
+    """
     wanted = {spec.name: spec for spec in desired}
     create: list[TopicSpec] = []
     add: list[PartitionChange] = []
@@ -214,6 +249,7 @@ def diff(
             current = observed.configs.get(key)
             if current != value:
                 alter.append(ConfigChange(name, key, current, value))
+    failure = _failure_growth(wanted, cluster, consumers or {})
     delete = sorted(
         name
         for name in cluster.all_names
@@ -225,6 +261,7 @@ def diff(
         brokers=cluster.brokers,
         create=tuple(create),
         add_partitions=tuple(add),
+        failure_partitions=tuple(failure),
         alter_configs=tuple(alter),
         shrink=tuple(shrink),
         delete=tuple(delete),
@@ -233,3 +270,28 @@ def diff(
         notes=tuple(notes),
         desired=wanted,
     )
+
+
+def _failure_growth(
+    wanted: Mapping[str, TopicSpec],
+    cluster: ClusterState,
+    consumers: Mapping[str, Collection[str]],
+) -> list[PartitionChange]:
+    """Retry and dead-letter topics with fewer partitions than their group's largest source."""
+    sizes: dict[str, int] = {}  # system → largest desired source topic it consumes
+    for topic, systems in consumers.items():
+        if topic in wanted:
+            for system in systems:
+                sizes[system] = max(sizes.get(system, 0), wanted[topic].partitions)
+    changes = []
+    for name, observed in sorted(cluster.topics.items()):
+        group = group_of_failure_topic(name)
+        if group is None:
+            continue
+        size = max(
+            (n for system, n in sizes.items() if group == system or group.startswith(system + ".")),
+            default=0,
+        )
+        if size > observed.partitions:
+            changes.append(PartitionChange(name, observed.partitions, size))
+    return changes

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,60 @@ async def history(dsn: str, prefix: str) -> tuple[int, int]:
         )
         assert row is not None
         return int(row[0]), int(row[1])
+    finally:
+        await connection.close()
+
+
+async def with_effect_log(dsn: str) -> None:
+    """Create the sink's tables as the sink would, and log every history insert it tries."""
+    from adapters.postgres_sink import SinkTable
+    from bus.catalog import load_catalog
+    from bus.subscribe.grants import granted_view
+    from bus.testing import install_effect_log
+
+    catalog = load_catalog()
+    table = SinkTable.derive(catalog.event_type(IZIN), granted_view(catalog, SYSTEM, IZIN))
+    async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
+        for statement in table.ddl():
+            await pool.execute(statement)
+        await install_effect_log(pool, f"{TABLE}_history", "_event_id")
+
+
+async def effects(dsn: str, prefix: str, before: datetime | None = None) -> tuple[int, int, int]:
+    """(committed effects, distinct events, most effects of one event) for `prefix`'s events,
+    only those tried before `before` (a database clock reading) if given."""
+    from bus.testing import effect_counts
+
+    async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
+        ids = {
+            r[0]
+            for r in await pool.fetch(
+                f"SELECT _event_id FROM {TABLE}_history WHERE entity_key LIKE $1", prefix + "/%"
+            )
+        }
+        counts = await effect_counts(pool, f"{TABLE}_history", before=before)
+    mine = [n for event_id, n in counts.items() if event_id in ids]
+    return sum(mine), len(mine), max(mine, default=0)
+
+
+async def database_now(dsn: str) -> datetime:
+    """The database server's clock now (effect log times are on it)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        moment: datetime = await connection.fetchval("SELECT clock_timestamp()")
+        return moment
+    finally:
+        await connection.close()
+
+
+async def inbox_duplicates(dsn: str, group: str) -> int:
+    """Redeliveries the group's inbox absorbed (counted apart from its primary key)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT coalesce(sum(duplicates), 0) FROM bus_inbox WHERE consumer_group = $1", group
+        )
+        return count
     finally:
         await connection.close()
 

@@ -239,3 +239,47 @@ async def bus_database(postgres_dsn: str) -> AsyncIterator[str]:
     finally:
         async with connection(postgres_dsn) as admin:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_row_a_dead_relay_sent_is_found_on_the_topic_not_sent_again(
+    database: str, catalog: Catalog, bus_settings: BusSettings
+) -> None:
+    """A relay killed after the broker's ack but before its commit: the next one finds the
+    event on the topic and marks the row sent, with that offset, instead of sending it again."""
+    from bus.outbox.check import checked_record
+    from bus.publish import RecordSender
+
+    start = await testing.end_offsets(bus_settings, TOPIC)
+    async with connection(database) as conn:
+        await ensure_schema(conn)
+        event_id = await add_event(conn, IZIN, izin(catalog, "503/DEAD/00001", 1))
+        row = await conn.fetchrow("SELECT * FROM bus_outbox WHERE event_id = $1", event_id)
+        assert row is not None
+        # What the dead relay did: record the round, then send; it never committed sent_at.
+        await conn.execute(
+            "INSERT INTO bus_outbox_sending (id, since) VALUES ($1, now())", row["id"]
+        )
+        sender = RecordSender(bus_settings)
+        await sender.start()
+        try:
+            delivery = await (await sender.send_record(checked_record(row, catalog)))
+        finally:
+            await sender.stop()
+
+        relay = OutboxRelay(database, settings=bus_settings)
+        await relay.sender.start()
+        try:
+            sent, _ = await relay.relay_once()
+        finally:
+            await relay.sender.stop()
+            await relay.close()
+        marked = await conn.fetchrow(
+            'SELECT sent_at, partition, "offset" FROM bus_outbox WHERE id = $1', row["id"]
+        )
+        left = await conn.fetchval("SELECT count(*) FROM bus_outbox_sending")
+    assert sent == 1
+    assert marked is not None and marked["sent_at"] is not None
+    assert (marked["partition"], marked["offset"]) == (delivery.partition, delivery.offset)
+    assert left == 0
+    copies = [e for e, _, _ in await read_events(bus_settings, start, {event_id})]
+    assert copies == [event_id]

@@ -19,13 +19,17 @@ from bus.testing import KafkaService, wait_until
 from tests.integration.sink_world import (
     SinkProcess,
     committed_total,
+    database_now,
+    effects,
     entities,
     group_members,
     history,
+    inbox_duplicates,
     inbox_rows,
     izins,
     start_group_at_end,
     stopped_stats,
+    with_effect_log,
 )
 
 pytestmark = pytest.mark.integration
@@ -68,6 +72,7 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
 ) -> None:
     group, prefix = f"crash-{unique}", f"503/CRS/{unique}"
     await start_group_at_end(bus_settings, group)
+    await with_effect_log(database)
     first = SinkProcess(bus_settings, group, database, tmp_path / "first.log")
     second: SinkProcess | None = None
     try:
@@ -77,6 +82,9 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
         assert await asyncio.to_thread(first.wait) == -signal.SIGKILL
         at_kill = await entities(database, prefix)
         assert 0 < at_kill < EVENTS
+        # Effects the killed sink tried are logged before this; one whose COMMIT the kill
+        # interrupted may become visible only after, but is still logged before this.
+        restart_at = await database_now(database)
 
         second = SinkProcess(bus_settings, group, database, tmp_path / "second.log")
         await all_there(database, prefix, EVENTS)
@@ -90,12 +98,18 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
     assert await entities(database, prefix) == EVENTS
     assert await history(database, prefix) == (EVENTS, EVENTS)
     assert await inbox_rows(database, group) == EVENTS
-    # The restart re-read everything after the last commit: what the killed sink had applied
-    # but not committed came again, and the inbox turned it into no-ops. (Inequalities: a
-    # transaction the kill interrupted mid-COMMIT may become visible after `at_kill` was read.)
+    # Counted apart from the primary keys: every event's effect was committed exactly once ...
+    assert await effects(database, prefix) == (EVENTS, EVENTS, 1)
+    # ... although the restart re-read what the killed sink had applied but not committed:
+    # redeliveries happened, and the inbox absorbed each of them.
     [restarted] = stopped_stats(second.log())
-    assert restarted["handled"] >= EVENTS - at_kill
-    assert restarted["handled"] - restarted["duplicates"] <= EVENTS - at_kill
+    absorbed = await inbox_duplicates(database, group)
+    assert absorbed > 0, "the kill left nothing to redeliver; the test proved nothing"
+    assert restarted["duplicates"] == absorbed
+    # What the killed sink committed (by the effect log) and what the restart applied add up.
+    killed_effects = (await effects(database, prefix, before=restart_at))[0]
+    assert 0 < killed_effects < EVENTS
+    assert restarted["handled"] - restarted["duplicates"] == EVENTS - killed_effects
     assert restarted["dead_lettered"] == 0
 
 
@@ -104,6 +118,7 @@ async def test_second_instance_joining_mid_stream_changes_no_count(
 ) -> None:
     group, prefix = f"scale-{unique}", f"503/SCL/{unique}"
     await start_group_at_end(bus_settings, group)
+    await with_effect_log(database)
     first = SinkProcess(bus_settings, group, database, tmp_path / "first.log")
     second: SinkProcess | None = None
     try:
@@ -128,10 +143,12 @@ async def test_second_instance_joining_mid_stream_changes_no_count(
     assert await entities(database, prefix) == EVENTS
     assert await history(database, prefix) == (EVENTS, EVENTS)
     assert await inbox_rows(database, group) == EVENTS
+    assert await effects(database, prefix) == (EVENTS, EVENTS, 1)
     [a], [b] = stopped_stats(first.log()), stopped_stats(second.log())
     assert a["handled"] > 0 and b["handled"] > 0  # both members did part of the work
     applied = a["handled"] - a["duplicates"] + b["handled"] - b["duplicates"]
     assert applied == EVENTS
+    assert a["duplicates"] + b["duplicates"] == await inbox_duplicates(database, group)
 
 
 async def test_sigterm_finishes_in_flight_commits_and_leaves(  # noqa: PLR0917 - fixtures

@@ -23,6 +23,7 @@ from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog, EventData, System
 from bus.config import BusSettings
 from bus.errors import BrokerLimitationError, TopicChangeRefusedError
+from bus.reliability import dlq_topic, ensure_failure_topics, retry_topic
 from bus.testing.services import KafkaService
 from bus.topics import apply_plan, plan_topics
 
@@ -139,34 +140,50 @@ async def test_create_then_a_second_apply_is_a_no_op(
     assert await ensure_topics(catalog.event_types, bus_settings) == []
 
 
-async def test_more_partitions_are_planned_and_added_where_the_broker_can(
+async def test_more_partitions_are_planned_and_added_only_when_allowed(
     bus_settings: BusSettings, kafka: KafkaService, unique: str
 ) -> None:
     opd = f"t{unique}"
     await apply_plan(
         await plan_topics(scratch_catalog(opd).event_types, bus_settings), bus_settings
     )
+    # The consumer's failure topics, sized like the izin topic (2), as a subscriber makes them.
+    group = f"{opd}.app.izin"
+    await ensure_failure_topics(group, [f"{opd}.izin.terbit.v1"], 1, bus_settings)
     grown = scratch_catalog(opd, izin_partitions=4)
+    consumers = {f"{opd}.izin.terbit.v1": [f"{opd}.app"]}
 
-    plan = await plan_topics(grown.event_types, bus_settings)
+    plan = await plan_topics(grown.event_types, bus_settings, consumers=consumers)
 
     assert [change.to_dict() for change in plan.add_partitions] == [
         {"topic": f"{opd}.izin.terbit.v1", "current": 2, "wanted": 4}
     ]
+    assert [change.to_dict() for change in plan.failure_partitions] == [
+        {"topic": dlq_topic(group), "current": 2, "wanted": 4},
+        {"topic": retry_topic(group, 1), "current": 2, "wanted": 4},
+    ]
     assert not (plan.create or plan.alter_configs or plan.shrink or plan.delete)
+    with pytest.raises(TopicChangeRefusedError) as refused:
+        await apply_plan(plan, bus_settings)
+    assert "out of order" in str(refused.value)
+    assert "--allow-add-partitions" in str(refused.value)
+    assert (await broker_shape(bus_settings, f"{opd}.izin.terbit.v1"))[0] == 2
     if kafka.is_tansu:
         # Tansu 0.6 does not advertise CreatePartitions: apply must say so, not crash.
-        with pytest.raises(BrokerLimitationError) as refused:
-            await apply_plan(plan, bus_settings)
-        message = str(refused.value)
+        with pytest.raises(BrokerLimitationError) as limited:
+            await apply_plan(plan, bus_settings, allow_add_partitions=True)
+        message = str(limited.value)
         assert "CreatePartitions" in message
         assert f"{opd}.izin.terbit.v1 2 → 4" in message
         assert (await broker_shape(bus_settings, f"{opd}.izin.terbit.v1"))[0] == 2
     else:
-        changes = await apply_plan(plan, bus_settings)
-        assert changes.partitions_added == [f"{opd}.izin.terbit.v1"]
-        assert (await broker_shape(bus_settings, f"{opd}.izin.terbit.v1"))[0] == 4
-        assert (await plan_topics(grown.event_types, bus_settings)).empty
+        changes = await apply_plan(plan, bus_settings, allow_add_partitions=True)
+        assert changes.partitions_added == sorted(
+            [f"{opd}.izin.terbit.v1", dlq_topic(group), retry_topic(group, 1)]
+        )
+        for topic in (f"{opd}.izin.terbit.v1", dlq_topic(group), retry_topic(group, 1)):
+            assert (await broker_shape(bus_settings, topic))[0] == 4
+        assert (await plan_topics(grown.event_types, bus_settings, consumers=consumers)).empty
 
 
 async def test_config_drift_is_altered_and_unmanaged_overrides_are_kept(
@@ -271,7 +288,13 @@ def test_cli_reports_the_broker_limitation_without_a_traceback(
         {"topic": f"{opd}.izin.terbit.v1", "current": 1, "wanted": 2}
     ]
 
-    applied = bus("grown", "topics", "apply")
+    refused = bus("grown", "topics", "apply")
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert "out of order" in refused.stderr
+    assert "needs --allow-add-partitions" in refused.stdout
+
+    applied = bus("grown", "topics", "apply", "--allow-add-partitions")
     if kafka.is_tansu:
         assert applied.returncode == 1
         assert "Traceback" not in applied.stderr

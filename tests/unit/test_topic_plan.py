@@ -98,3 +98,41 @@ def test_replication_drift_is_a_note_not_an_action(catalog: Catalog) -> None:
         f"{spec.name}: replication factor is 1, the catalog wants 3; change it with a partition "
         "reassignment (kafka-reassign-partitions), `bus topics apply` does not",
     )
+
+
+def test_retry_and_dead_letter_topics_grow_with_their_source(catalog: Catalog) -> None:
+    from bus.topics import consumers_by_topic
+
+    desired = desired_topics(catalog.event_types, brokers=1)
+    wanted = {spec.name: spec for spec in desired}
+    izin = "dpmptsp.izin.terbit.v1"
+    topics = {
+        spec.name: ObservedTopic(spec.name, spec.partitions, 1, dict(spec.configs))
+        for spec in desired
+    }
+    topics[izin] = ObservedTopic(izin, 1, 1, dict(wanted[izin].configs))
+    consumers = consumers_by_topic(catalog)
+    subscriber = consumers[izin][0]
+    size = max(wanted[t].partitions for t, systems in consumers.items() if subscriber in systems)
+    failure = {
+        f"bus.retry.{subscriber}.izin.1": 1,  # a group named after its system: grown
+        f"bus.dlq.{subscriber}": 1,
+        f"bus.dlq.{subscriber}.izin": size,  # already as large: unchanged
+        "bus.dlq.another.system": 1,  # not a consumer of a catalog topic: unchanged
+        "bus.retry.odd": 1,  # no stage: not a retry topic
+    }
+    for name, partitions in failure.items():
+        topics[name] = ObservedTopic(name, partitions, 1, None)
+
+    plan = diff(desired, ClusterState(brokers=1, topics=topics), consumers=consumers)
+
+    assert [c.to_dict() for c in plan.add_partitions] == [
+        {"topic": izin, "current": 1, "wanted": wanted[izin].partitions}
+    ]
+    assert [c.to_dict() for c in plan.failure_partitions] == [
+        {"topic": f"bus.dlq.{subscriber}", "current": 1, "wanted": size},
+        {"topic": f"bus.retry.{subscriber}.izin.1", "current": 1, "wanted": size},
+    ]
+    (warning,) = plan.warnings
+    assert izin in warning and "out of order" in warning and "--allow-add-partitions" in warning
+    assert not plan.empty
