@@ -62,6 +62,14 @@ def relay(
     poll_interval: Annotated[
         float, typer.Option(min=0.05, help="Seconds between polls when no NOTIFY arrives.")
     ] = 1.0,
+    ack_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            help="Seconds a round waits for the broker's acknowledgements with its rows "
+            "claimed; unacknowledged rows are tried again in a later round.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Publish unsent outbox rows in order per key until Ctrl-C; several relays may run."""
     loaded = _common.settings()  # before importing the relay: its logger binds the config
@@ -81,6 +89,7 @@ def relay(
             system=system,
             batch_size=batch_size,
             poll_interval=poll_interval,
+            ack_timeout_s=ack_timeout,
         )
         _common.log.info("outbox relay started", bootstrap_servers=loaded.bootstrap_servers)
         await runner.run(stop)

@@ -141,6 +141,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        ack_timeout_s: float = 10.0,
     ) -> None:
         protect_personal_data(settings)
         self.dsn = dsn
@@ -155,7 +156,11 @@ class OutboxRelay:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.stats = RelayStats()
+        # Longest a round waits for acknowledgements with its claim transaction open.
+        self.ack_timeout_s = ack_timeout_s
         self.sender = RecordSender(settings)
+        self._abandoned = False
+        self._stop: asyncio.Event | None = None
         self._conn: asyncpg.Connection[Any] | None = None
         self._log_conn: asyncpg.Connection[Any] | None = None
         self._mark_conn: asyncpg.Connection[Any] | None = None
@@ -163,6 +168,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, surviving broker and database outages."""
+        self._stop = stop
         backoff = self.backoff_initial
         try:
             while not stop.is_set():
@@ -170,7 +176,11 @@ class OutboxRelay:
                 try:
                     await self._connect()
                     await self.sender.start()
-                    sent, held_back = await self.relay_once()
+                    try:
+                        sent, held_back = await self.relay_once()
+                    finally:
+                        if self._abandoned:
+                            await self._drop_unacknowledged()
                 except (BusError, *_DATABASE_ERRORS) as exc:
                     self.stats.failures += 1
                     log.warning("outbox.relay_retry", error=str(exc), retry_in_s=round(backoff, 2))
@@ -188,8 +198,10 @@ class OutboxRelay:
                 await _wait(stop, interval, self._wake)
         finally:
             await self._disconnect()
+            # Bounded, so that SIGTERM ends the relay promptly during an outage: rows the
+            # cluster has not acknowledged stay unsent, for the next relay to look for.
             with contextlib.suppress(Exception):
-                await self.sender.stop()
+                await self.sender.close(flush_timeout_s=2.0)
 
     async def relay_once(self) -> tuple[int, bool]:
         """Publish one batch of unsent rows; returns (rows sent, whether rows were held back)."""
@@ -297,18 +309,55 @@ class OutboxRelay:
                 pending[i] = RowRefusedError("broker_refused", f"the broker refused it: {exc}")
             except BusError as exc:
                 pending[i] = exc
+        # Bounded: the claim transaction stays open while the round waits, and an outage must
+        # not keep it open (nor keep SIGTERM waiting). Rows not acknowledged in time stay unsent
+        # and in `bus_outbox_sending`; their records are dropped from the sender after the
+        # round (`_drop_unacknowledged`), so none is written after the next round looked.
+        waiting = [each for each in pending if isinstance(each, asyncio.Future)]
+        if waiting:
+            await self._acknowledgements(waiting)
         outcomes: list[Delivery | BaseException] = []
         for each in pending:
             if isinstance(each, BaseException | Delivery):
                 outcomes.append(each)
                 continue
+            if not each.done():
+                self._abandoned = True
+                outcomes.append(
+                    BrokerUnavailableError(
+                        f"not acknowledged within {self.ack_timeout_s:g} s; the next round "
+                        "looks for it on the topic before sending it again"
+                    )
+                )
+                continue
             try:
-                outcomes.append(await each)
+                outcomes.append(each.result())
             except PublishError as exc:
                 outcomes.append(RowRefusedError("broker_refused", f"the broker refused it: {exc}"))
             except Exception as exc:
                 outcomes.append(exc)
         return records, outcomes
+
+    async def _acknowledgements(self, waiting: Sequence[asyncio.Future[Delivery]]) -> None:
+        """Wait until every one of `waiting` settled, `ack_timeout_s` passed, or `stop` is set."""
+        waiters: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(asyncio.wait(waiting))  # cancelling it never cancels `waiting`
+        ]
+        if self._stop is not None:
+            waiters.append(asyncio.ensure_future(self._stop.wait()))
+        try:
+            await asyncio.wait(
+                waiters, timeout=self.ack_timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _drop_unacknowledged(self) -> None:
+        """Replace the sender, dropping records the cluster has not acknowledged."""
+        old, self.sender = self.sender, RecordSender(self.settings)
+        self._abandoned = False
+        await old.close(flush_timeout_s=0)
 
     async def pending(self) -> int:
         """Number of unsent rows (of this relay's system, if it has one)."""

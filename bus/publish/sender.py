@@ -31,10 +31,13 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from bus.broker import clients
 from bus.config import BusSettings
 from bus.errors import BrokerUnavailableError, BusError, PublishError
+from bus.logging import get_logger
 from bus.metrics import count_publish_failures, count_published
 from bus.publish.batches import DeliveryTimeoutError, OpenBatch, PartitionBatches
 from bus.publish.delivery import Delivery
 from bus.publish.record import OutgoingRecord
+
+log = get_logger("bus.publish")
 
 
 class RecordSender:
@@ -89,6 +92,19 @@ class RecordSender:
             finally:
                 await clients.stop_producer(self._producer)
                 self._started = False
+
+    async def close(self, flush_timeout_s: float) -> None:
+        """Stop within `flush_timeout_s` (and a few seconds): records the cluster has not
+        acknowledged by then are dropped, never written later; their futures do not settle."""
+        if not self._started:
+            return
+        self._started = False
+        try:
+            await asyncio.wait_for(asyncio.shield(self._batches.drain()), flush_timeout_s)
+        except TimeoutError:
+            log.warning("publish.closed_unacknowledged", records=self._buffered)
+        finally:
+            await clients.stop_producer(self._producer)
 
     def send_record_nowait(self, record: OutgoingRecord) -> asyncio.Future[Delivery] | None:
         """Buffer one record if that needs no waiting; None if `send_record` must be awaited.

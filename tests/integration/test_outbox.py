@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -21,6 +23,7 @@ from bus.config import BusSettings
 from bus.errors import NotOwnerError, SchemaValidationError
 from bus.outbox import OutboxRelay, add_event, ensure_schema
 from bus.testing import KafkaService, own_broker, wait_until
+from bus.testing.cli import BUS
 
 pytestmark = pytest.mark.integration
 
@@ -130,13 +133,19 @@ async def test_relay_keeps_events_through_a_broker_outage(
         async with connection(database) as conn:
             await ensure_schema(conn)
             relay = OutboxRelay(
-                database, settings=settings, batch_size=200, poll_interval=0.5, backoff_max=0.5
+                database,
+                settings=settings,
+                batch_size=200,
+                poll_interval=0.5,
+                backoff_max=0.5,
+                ack_timeout_s=2.0,
             )
             async with relaying(relay):
                 warm_up = await add_event(conn, IZIN, izin(catalog, "503/W/00000", 0))
                 await wait_until(lambda: relay.stats.sent == 1, message="warm-up event sent")
 
                 await asyncio.to_thread(broker.pause)
+                oldest = asyncio.create_task(oldest_transaction_during(database, stop_after_s=20))
                 ids: list[str] = []
                 for batch in range(50):
                     async with conn.transaction():
@@ -154,6 +163,9 @@ async def test_relay_keeps_events_through_a_broker_outage(
                 )
                 assert unsent == 1000
                 assert relay.stats.sent == 1
+                # The relay never held its claim transaction open for the outage: at most a
+                # round's acknowledgement wait (2 s) and its database work.
+                assert await oldest < 6.0
 
                 await asyncio.to_thread(broker.resume)
                 await wait_until(
@@ -174,6 +186,83 @@ async def test_relay_keeps_events_through_a_broker_outage(
         assert len(found) == 1000, "an event was lost or published twice"
         assert {event_id for event_id, _, _ in found} == set(ids)
         assert_in_order_per_key(found)
+
+
+async def unsent(conn: asyncpg.Connection[Any], expected: int) -> bool:
+    """True when exactly `expected` outbox rows are unsent."""
+    count = await conn.fetchval("SELECT count(*) FROM bus_outbox WHERE sent_at IS NULL")
+    return bool(count == expected)
+
+
+async def oldest_transaction_during(dsn: str, stop_after_s: float) -> float:
+    """The age of the oldest open transaction on `dsn`'s database, sampled for a while."""
+    oldest = 0.0
+    conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn)
+    try:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + stop_after_s
+        while loop.time() < until:
+            age = await conn.fetchval(
+                "SELECT coalesce(extract(epoch FROM max(now() - xact_start)), 0) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            oldest = max(oldest, float(age))
+            await asyncio.sleep(0.2)  # a sampling interval, not a wait for anything
+    finally:
+        await conn.close()
+    return oldest
+
+
+async def test_sigterm_ends_the_relay_promptly_during_an_outage(
+    database: str, catalog: Catalog, bus_settings: BusSettings, kafka: KafkaService
+) -> None:
+    async with own_broker(kafka) as broker, connection(database) as conn:
+        settings = bus_settings.model_copy(update=broker.client_settings())
+        await ensure_topics([catalog.event_type(IZIN)], settings)
+        await ensure_schema(conn)
+        await add_event(conn, IZIN, izin(catalog, "503/TERM/W", 0), catalog=catalog)
+        relay = await asyncio.create_subprocess_exec(
+            BUS, "outbox", "relay", "--dsn", database, "--ack-timeout", "30",
+            env={**os.environ, **testing.settings_environment(settings), "BUS_LOG_FORMAT": "json"},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert relay.stderr is not None
+        lines: list[bytes] = []
+
+        async def read() -> None:
+            assert relay.stderr is not None
+            async for line in relay.stderr:
+                lines.append(line)
+
+        reader = asyncio.create_task(read())
+        try:
+            # Started, connected to its database, and a round waiting for acknowledgements.
+            await wait_until(
+                lambda: unsent(conn, 0), timeout=60, message="the relay sent a first row"
+            )
+            await asyncio.to_thread(broker.pause)
+            async with conn.transaction():
+                for i in range(50):
+                    data = izin(catalog, f"503/TERM/{i:05d}", i)
+                    await add_event(conn, IZIN, data, catalog=catalog)
+            await wait_until(
+                lambda: conn.fetchval("SELECT count(*) FROM bus_outbox_sending"),
+                message="a round sent rows and waits for their acknowledgement",
+            )
+            relay.send_signal(signal.SIGTERM)
+            sent_at = asyncio.get_running_loop().time()
+            code = await asyncio.wait_for(relay.wait(), 30)
+            took = asyncio.get_running_loop().time() - sent_at
+        finally:
+            if relay.returncode is None:
+                relay.kill()
+                await relay.wait()
+            await reader
+        assert code == 0, b"".join(lines).decode()
+        # Well under the round's 30 s acknowledgement wait and the 120 s delivery deadline.
+        assert took < 15, took
+        assert await conn.fetchval("SELECT count(*) FROM bus_outbox WHERE sent_at IS NULL") == 50
 
 
 async def test_two_relays_never_publish_an_event_twice(
