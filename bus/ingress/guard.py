@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bus.config import BusSettings
 from bus.errors import FieldError
+from bus.ingress.problems import INVALID_PATH, MEDIA_TYPE
 from bus.ingress.throttle import FailureThrottle
 
 __all__ = ["RefuseNulPaths", "client_address", "failure_throttle", "unsafe_integers"]
@@ -88,17 +89,16 @@ class RefuseNulPaths:
         """Refuse or pass on."""
         if scope["type"] == "http" and "\x00" in scope["path"]:
             body = orjson.dumps(
-                {
-                    "error": "invalid_path",
-                    "message": "the path holds a NUL byte (%00); no resource has such a name",
-                }
+                INVALID_PATH.refuse(
+                    "the path holds a NUL byte (%00); no resource has such a name"
+                ).body()
             )
             await send(
                 {
                     "type": "http.response.start",
                     "status": 400,
                     "headers": [
-                        (b"content-type", b"application/json"),
+                        (b"content-type", MEDIA_TYPE.encode()),
                         (b"content-length", str(len(body)).encode()),
                     ],
                 }

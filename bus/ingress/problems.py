@@ -194,6 +194,14 @@ STARTING = ProblemType(
     "The ingress is starting and cannot check keys yet. Retry in a few seconds.",
 )
 
+INVALID_PATH = ProblemType(
+    "invalid-path",
+    400,
+    "Invalid path",
+    "The request path holds a NUL byte (%00). No resource of the ingress has such a name; "
+    "check how the URL is built.",
+)
+
 TOO_MANY_FAILURES = ProblemType(
     "too-many-failures",
     429,
@@ -267,6 +275,7 @@ PROBLEM_TYPES = {
         BROKER_UNAVAILABLE,
         DATABASE_UNAVAILABLE,
         STARTING,
+        INVALID_PATH,
         TOO_MANY_FAILURES,
         INTERNAL_ERROR,
         UNKNOWN_SUBSCRIPTION,

@@ -4,9 +4,11 @@
     await relay.run(stop)          # until `stop` is set; `bus outbox relay --dsn DSN` runs this
 
 One round (`relay_once`) claims up to `batch_size` unsent rows in one transaction, publishes
-them pipelined, waits for every acknowledgement, records them in the publication log, and only
-then sets `sent_at` and commits. While the broker is down nothing is marked: the rows stay,
-and the relay retries with exponential backoff until the broker is back.
+them pipelined, waits for their acknowledgements (at most `ack_timeout_s`, and no longer once
+`stop` is set), records them in the publication log, and only then sets `sent_at` and commits.
+While the broker is down nothing is marked and no transaction stays open: rows not acknowledged
+in time stay unsent, their records are dropped from the producer, and the relay retries with
+exponential backoff until the broker is back.
 
 The relay wakes on `LISTEN bus_outbox` (`add_event` notifies on commit) and also polls every
 `poll_interval` seconds, so a lost notification or a dropped listener connection only delays.

@@ -25,7 +25,7 @@ import pytest
 from bus.broker.embedded import free_port
 from bus.catalog import Catalog
 from bus.config import BusSettings
-from bus.testing import KafkaService, wait_until
+from bus.testing import KafkaService, assert_problem, wait_until
 from tests.integration.test_ingress import IZIN, ingress_server, izin, new_key
 
 pytestmark = pytest.mark.integration
@@ -248,7 +248,7 @@ async def test_key_guessing_is_throttled_and_publishers_keep_publishing(
     assert statuses.count(429) == 280
     throttled = next(r for r in guesses if r.status_code == 429)
     assert 1 <= int(throttled.headers["Retry-After"]) <= 60
-    assert throttled.json()["error"] == "too_many_failures"
+    assert_problem(throttled, 429, "/problems/too-many-failures")
     assert [r.status_code for r in publishes] == [202] * 20  # same address, never throttled
     per_key_statuses = [int(answer.split(b" ", 2)[1]) for answer in per_key]
     assert per_key_statuses == [401] * 10 + [429] * 2
@@ -299,14 +299,14 @@ async def test_integers_beyond_two_to_the_53_are_refused_by_field(
         "integer out of range: at most ±9007199254740991 (2^53 - 1), the largest that JSON "
         "parsers keep exact; send larger values as strings"
     )
-    assert beyond.status_code == 422
-    assert beyond.json() == {"errors": [{"path": "nilai_investasi", "message": message}]}
+    assert assert_problem(beyond, 422, "/problems/invalid-data")["errors"] == [
+        {"path": "nilai_investasi", "message": message}
+    ]
     assert huge.status_code == 422
     assert huge.json()["errors"][0]["path"] == "nilai_investasi"
-    assert batch.status_code == 422
-    assert batch.json() == {
-        "errors": [{"path": "events[1].data.nilai_investasi", "message": message}]
-    }
+    assert assert_problem(batch, 422, "/problems/invalid-data")["errors"] == [
+        {"path": "events[1].data.nilai_investasi", "message": message}
+    ]
 
 
 async def test_a_nul_byte_in_a_path_is_a_400(
@@ -325,7 +325,8 @@ async def test_a_nul_byte_in_a_path_is_a_400(
         ]
 
     assert [a.status_code for a in answers] == [400, 400]
-    assert answers[0].json()["error"] == "invalid_path"
+    for answer in answers:
+        assert_problem(answer, 400, "/problems/invalid-path")
 
 
 def test_raw_socket_helper_binds_other_loopback_addresses() -> None:
