@@ -147,10 +147,12 @@ async def test_metrics_are_valid_prometheus_text_with_lag_status_dlq_and_sdk_cou
     async with monitor_running(bus_settings, catalog, [group]) as base, httpx.AsyncClient() as http:
 
         async def scanned() -> bool:
+            # A scan that saw the group, its dead letter, and the age of its oldest unconsumed
+            # event (a scan right after the topics were made may not read that time yet).
             state = (await http.get(f"{base}/api/state")).json()
-            return any(g["group"] == group for g in state["groups"]) and bool(
-                state["dead_letters"]["topics"]
-            )
+            return any(
+                g["group"] == group and g["lag_seconds"] > 0 for g in state["groups"]
+            ) and bool(state["dead_letters"]["topics"])
 
         await wait_until(scanned, timeout=20, message="monitor scanned the group")
         response = await http.get(f"{base}/metrics")
