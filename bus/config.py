@@ -122,9 +122,9 @@ class BusSettings(BaseSettings):
     producer_idempotence: bool = Field(
         default=True,
         description=(
-            "Idempotent producing (no duplicates on producer retries). Set false only on "
-            "brokers that refuse the handshake with aiokafka, such as the embedded Tansu broker "
-            "(`bus dev` does that for you)."
+            "Idempotent producing (no duplicates on producer retries). Set false only on a "
+            "broker that refuses the handshake (`bus.broker.local` says which; `bus dev` sets "
+            "it for you)."
         ),
     )
     producer_delivery_timeout_ms: int = Field(
@@ -154,9 +154,8 @@ class BusSettings(BaseSettings):
         ge=0,
         description=(
             "Longest the broker holds a fetch open waiting for new records. Kafka answers as "
-            "soon as a record arrives; the embedded Tansu broker was measured to hold it for up "
-            "to this long, so it bounds end-to-end latency there (`bus.broker.local` sets 10 ms "
-            "for Tansu)."
+            "soon as a record arrives; a broker that holds it for this long regardless gets a "
+            "shorter value from `bus.broker.local`."
         ),
     )
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)

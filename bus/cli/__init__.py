@@ -43,7 +43,7 @@ def _name_values(command: TyperCommand | TyperGroup) -> None:
             continue  # takes no value
         described = param.type_descriptor
         choices = described.choices if described.is_choice else None
-        # A choice shows its values (`--broker auto|kafka|tansu`), anything else its name.
+        # A choice shows its values (`--broker auto|kafka|…`), anything else its name.
         param.metavar = (
             "|".join(str(c) for c in choices) if choices else (param.name or "value").upper()
         )

@@ -1,8 +1,9 @@
 """Which consumer groups to watch: the brokers' list, the catalog's subscribers, the settings.
 
-ListGroups is the natural source, but not every broker answers it (the embedded Tansu broker
-returns none), so the catalog's subscribing systems (whose default group is their system id),
-`BUS_MONITOR_GROUPS` and groups named on the command line are watched too.
+ListGroups is the natural source, but it lists only groups a broker knows right now (and some
+Kafka-compatible brokers list none; see the broker table in docs/ARCHITECTURE.md), so the
+catalog's subscribing systems (whose default group is their system id), `BUS_MONITOR_GROUPS`
+and groups named on the command line are watched too.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ timestamp of the first unconsumed record of each lagging partition. So a 200-par
 about as many requests as a 2-partition one.
 
 OffsetFetch is built from aiokafka's protocol classes and names its partitions explicitly
-(aiokafka's admin `list_consumer_group_offsets` asks for "all topics", which the embedded Tansu
-broker does not answer); explicit partitions work on every Kafka version since 0.8.2.
+(aiokafka's admin `list_consumer_group_offsets` asks for "all topics", which not every
+Kafka-compatible broker answers); explicit partitions work on every Kafka version since 0.8.2.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ _LATEST = -1
 _EARLIEST = -2
 #: Bytes asked per partition when reading the first unconsumed record: enough for one batch.
 _PEEK_BYTES = 64 * 1024
-#: Longest a peek Fetch may wait; the records exist, so brokers answer at once in practice.
-#: (min_bytes=0 with no wait gets an empty answer from the embedded Tansu broker.)
+#: Longest a peek Fetch may wait; the records exist, so Kafka answers at once. A short wait
+#: rather than none: a fetch that may not wait at all is allowed to answer empty.
 _PEEK_WAIT_MS = 100
 
 
@@ -121,7 +121,7 @@ class LagScanner:
     async def list_groups(self) -> list[str]:
         """Consumer groups the brokers report (ListGroups, one request per broker).
 
-        Some brokers (the embedded Tansu) answer with none; callers add the groups they know of.
+        A broker knows only its current groups; callers add the groups they know of.
         """
         cluster = await self._metadata()
         found: set[str] = set()

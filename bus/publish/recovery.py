@@ -86,9 +86,9 @@ async def _find(
                     if event_id in looking[tp.topic] and event_id not in found:
                         found[event_id] = Delivery(event_id, tp.topic, tp.partition, record.offset)
             for tp in list(todo):
-                # Done once past the end offset and a fetch brought nothing more: a broker
-                # may report the end low (Tansu: the last produce batch's base offset + 1),
-                # and a fetch can stop inside that batch.
+                # Done once past the end offset and a fetch brought nothing more: some
+                # Kafka-compatible brokers report the end low (at the last produce batch's
+                # base offset + 1), and a fetch can stop inside that batch.
                 if await consumer.position(tp) >= ends[tp] and not batches.get(tp):
                     todo.discard(tp)
         return found

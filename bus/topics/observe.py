@@ -64,8 +64,8 @@ async def observe(
 async def _read_configs(
     admin: AIOKafkaAdminClient, names: list[str], wanted: set[str]
 ) -> tuple[dict[str, Mapping[str, str] | None], str | None]:
-    # Every entry is asked for and filtered here: the embedded Tansu broker drops the
-    # connection when DescribeConfigs names the keys, and the answer is small either way.
+    # Every entry is asked for and filtered here: not every Kafka-compatible broker answers a
+    # DescribeConfigs that names its keys, and the answer is small either way.
     resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
     try:
         responses = await admin.describe_configs(resources)
