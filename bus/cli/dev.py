@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
+from bus.broker.local import Preference
 from bus.cli import _common
 from bus.cli.ingress import dev_part as ingress_part
 from bus.cli.monitor import dev_part as monitor_part
@@ -15,12 +16,10 @@ from bus.dev.stack import DevOptions, run_dev
 from bus.logging import configure_logging
 from bus.privacy.keys import make_run_keys
 
-BrokerOption = Literal["auto", "kafka", "tansu"]
-
 
 def dev(  # noqa: PLR0917 - Typer options, passed by name
     broker: Annotated[
-        BrokerOption,
+        Preference,
         typer.Option(
             help="auto: Apache Kafka where installed (make kafka), else Tansu; or kafka, tansu."
         ),
