@@ -54,11 +54,14 @@ async def test_two_groups_each_receive_every_event_and_members_split_partitions(
 
     async with running(tax.subscriber), running(first.subscriber), running(second.subscriber):
         # The second member's join makes the group rebalance; publish only once it has settled,
-        # so no event is redelivered by a rebalance mid-stream.
+        # so no event is redelivered by a rebalance mid-stream. Settled means the two
+        # assignments split the topic: mid-rebalance the first member may still hold every
+        # partition while the second already has its share.
         await wait_until(
             lambda: (
                 bool(first.assignment())
                 and bool(second.assignment())
+                and not first.assignment() & second.assignment()
                 and first.assignment() | second.assignment() == everything
             ),
             timeout=30,
