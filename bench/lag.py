@@ -101,7 +101,7 @@ async def _fill(settings: BusSettings, topics: list[str], partitions: int) -> No
                 for i in range(RECORDS_PER_PARTITION - 1):
                     await producer.send(topic, b"x" * 100, partition=partition, key=b"%d" % i)
         await producer.flush()
-        # Tansu reports the base offset of the last produce batch as the log end: one
+        # Some brokers report the base offset of the last produce batch as the log end: one
         # single-record batch per partition at the end makes the end offset exact on any broker.
         await asyncio.gather(
             *(

@@ -6,7 +6,7 @@
 aiokafka 0.14 has the ACL protocol messages but no admin methods, and its request classes
 carry one binding each; all bindings go in one request (`bus.broker.admin_requests`).
 librdkafka (confluent-kafka) was not used: against a broker that answers CreateAcls without
-results (the embedded Tansu broker) it aborts the whole process on an assertion.
+results (some Kafka-compatible brokers do) it aborts the whole process on an assertion.
 
 Creating a binding that exists is a no-op on Kafka, so applying twice is harmless. Bindings
 are created before any is deleted, so a binding that moves is never missing in between. A

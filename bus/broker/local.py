@@ -18,7 +18,14 @@ from bus.broker.apache_kafka import KafkaCluster, KafkaInstallation, find
 from bus.broker.embedded import EmbeddedBroker
 from bus.errors import BrokerUnavailableError
 
-__all__ = ["BrokerChoice", "BrokerKind", "LocalBroker", "choose_broker", "client_settings"]
+__all__ = [
+    "BrokerChoice",
+    "BrokerKind",
+    "LocalBroker",
+    "choose_broker",
+    "client_settings",
+    "secure_broker_choice",
+]
 
 BrokerKind = Literal["apache-kafka", "tansu"]
 Preference = Literal["auto", "kafka", "tansu"]
@@ -44,6 +51,15 @@ def choose_broker(preference: Preference = "auto") -> BrokerChoice:
     if preference == "kafka":
         raise BrokerUnavailableError(f"--broker kafka: {reason}")
     return BrokerChoice("tansu", f"auto: {reason}; Tansu needs no Java")
+
+
+def secure_broker_choice(preference: Preference) -> BrokerChoice:
+    """The broker `bus dev --secure` runs: Apache Kafka only (SASL, TLS and its authorizer)."""
+    if preference == "tansu":
+        raise BrokerUnavailableError(
+            "--secure starts its own Apache Kafka: Tansu has no authorizer (use --broker kafka)"
+        )
+    return choose_broker("kafka")
 
 
 def client_settings(kind: str) -> dict[str, Any]:

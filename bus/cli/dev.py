@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bus.broker.local import Preference
+from bus.broker.local import Preference, secure_broker_choice
 from bus.cli import _common
 from bus.cli.ingress import dev_part as ingress_part
 from bus.cli.monitor import dev_part as monitor_part
@@ -76,11 +76,12 @@ def dev(  # noqa: PLR0917 - Typer options, passed by name
         database=ingress,
         secure=secure,
     )
-    if secure and (broker == "tansu" or bootstrap):
-        _common.err.print(
-            "[bold red]error:[/] --secure starts its own Apache Kafka (--broker kafka)"
-        )
+    if secure and bootstrap:
+        _common.err.print("[bold red]error:[/] --secure starts its own cluster; drop --bootstrap")
         raise typer.Exit(1)
+    if secure:
+        with _common.bus_errors():
+            secure_broker_choice(broker)
     if monitor:
         options.extra_parts.append(monitor_part(catalog, console, ingress=ingress))
     if ingress:

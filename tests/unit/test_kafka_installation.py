@@ -56,3 +56,10 @@ def test_without_java_there_is_no_kafka(tmp_path: Path, monkeypatch: pytest.Monk
     installation, reason = find()
     assert installation is None
     assert reason.startswith("no Java found")
+
+
+def test_secure_dev_refuses_tansu_by_name() -> None:
+    from bus.broker.local import secure_broker_choice
+
+    with pytest.raises(BrokerUnavailableError, match="Tansu has no authorizer"):
+        secure_broker_choice("tansu")
