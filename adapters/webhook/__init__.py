@@ -18,13 +18,15 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import asyncpg
-import httpx
 from aiokafka.structs import ConsumerRecord
 from pydantic import BaseModel
 
 from adapters.webhook.delivery import WebhookDelivery, WebhookSettings
+from adapters.webhook.destination import DestinationGuard
 from adapters.webhook.health import EndpointHealth
+from adapters.webhook.request import USER_AGENT
 from adapters.webhook.signing import Signer, new_secret, public_key, read_secret
+from adapters.webhook.transport import PipelinedClient
 from bus.catalog import Delivery
 from bus.envelope import Envelope
 from bus.errors import BusError
@@ -102,17 +104,18 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
     except (OSError, asyncpg.PostgresError) as exc:
         # The DSN may hold a password: name the failure, not the DSN.
         raise BusError(f"the webhook adapter cannot reach the bus database: {exc}") from None
-    timeout = httpx.Timeout(
-        settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.read_timeout_s
-    )
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-    )
+    # Checked before every attempt; connections go to the addresses it checked.
+    guard = DestinationGuard(delivery.endpoint or "", delivery.allow_networks)
     try:
         # No redirects (a 3xx is a failed attempt), no proxies or .netrc from the environment.
-        async with httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
+        async with PipelinedClient(
+            delivery.endpoint or "",
+            connections=settings.max_connections,
+            depth=settings.pipeline_depth,
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            addresses=guard.addresses,
+            user_agent=USER_AGENT,
         ) as client:
             endpoint = WebhookDelivery(
                 delivery,
@@ -122,6 +125,7 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
                 attempts=AttemptLog(pool),
                 health=EndpointHealth(pool, options.group, delivery.system),
                 client=client,
+                guard=guard,
                 settings=settings,
             )
             await endpoint.start(enable=options.extra.get("enable", "").lower() == "true")

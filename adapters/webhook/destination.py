@@ -5,7 +5,8 @@ An endpoint whose host resolves to a loopback, link-local (cloud metadata lives 
 reserved address is refused, unless the delivery lists that network in `allow_networks`
 (the tests list 127.0.0.0/8). Every address the name resolves to is checked, at start and
 again before each attempt (cached for a minute), so a DNS change cannot turn a public
-endpoint into an internal one for long. Redirects are never followed (see `delivery.py`).
+endpoint into an internal one for long; new connections go to the checked addresses, not to a
+fresh lookup. Redirects are never followed (see `transport.py`).
 """
 
 from __future__ import annotations
@@ -58,19 +59,27 @@ class DestinationGuard:
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.allowed: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in allow_networks)
         self._checked_at = -_CACHE_S
+        self._checked: list[str] = []
 
     async def check(self) -> None:
         """Raise `RefusedDestinationError` if the host resolves to a refused address."""
         if time.monotonic() - self._checked_at < _CACHE_S:
             return
-        for address in await self._resolve():
+        resolved = await self._resolve()
+        for address in resolved:
             reason = forbidden(address)
             if reason and not any(address in network for network in self.allowed):
                 raise RefusedDestinationError(
                     f"the webhook endpoint {self.host} resolves to {address}, a {reason} "
                     "address; list its network in the delivery's allow_networks if it is meant"
                 )
+        self._checked = [str(address) for address in resolved]
         self._checked_at = time.monotonic()
+
+    async def addresses(self) -> list[str]:
+        """The endpoint's addresses as last checked: connections go there, not to a new lookup."""
+        await self.check()
+        return self._checked
 
     async def _resolve(self) -> list[IPAddress]:
         try:
