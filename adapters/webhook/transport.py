@@ -116,6 +116,8 @@ class PipelinedClient:
         self._head = (
             f"POST {path} HTTP/1.1\r\nhost: {authority}\r\nuser-agent: {user_agent}\r\n"
         ).encode("ascii")
+        #: The most requests seen in flight on one connection (how deep pipelining went).
+        self.deepest = 1
         self._open: list[_Connection] = []
         self._connecting = 0
         self._slot = asyncio.Condition()
@@ -179,6 +181,7 @@ class PipelinedClient:
                     break
                 if best is not None and best.in_flight < self.depth:
                     best.in_flight += 1
+                    self.deepest = max(self.deepest, best.in_flight)
                     return best
                 await self._slot.wait()
         try:

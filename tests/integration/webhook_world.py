@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -56,6 +57,8 @@ class Receiver:
     secret: str
     port: int
     process: subprocess.Popen[bytes] | None = None
+    #: When `stop()` last stopped the process (`time.monotonic()`), None while it runs.
+    stopped_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -90,6 +93,7 @@ class Receiver:
             start_new_session=True,
         )
         await wait_until(self._listening, timeout=15, message=f"{self.kind} receiver listening")
+        self.stopped_at = None
 
     async def _listening(self) -> bool:
         try:
@@ -104,6 +108,7 @@ class Receiver:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+            self.stopped_at = time.monotonic()
         self.process = None
 
     def log(self) -> list[dict[str, Any]]:
