@@ -368,7 +368,7 @@ class Subscriber:
     async def _process_partition(
         self, lane: Lane, tp: TopicPartition, records: list[Record]
     ) -> int | None:
-        """Handle one partition's records in order; return the offset to commit, if any."""
+        """Handle one partition's records (in order per key); return the offset to commit."""
         progress = _Progress()
         try:
             if retry_stage(tp.topic):
