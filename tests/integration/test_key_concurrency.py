@@ -63,6 +63,16 @@ async def publish_in_turns(
     return deliveries
 
 
+async def prepare(
+    settings: BusSettings, publisher: Publisher, group: str, prefix: str, count: int
+) -> tuple[list[str], dict[str, list[Delivery]]]:
+    """`count` keys on `PARTITION`, 10 events each published in turns after `group` starts at
+    the end: the keys and their deliveries."""
+    names = keys(prefix, count)
+    await start_group_at_end(settings, group)
+    return names, await publish_in_turns(publisher, names, 10)
+
+
 async def committed(settings: BusSettings, group: str) -> int:
     """The group's committed offset on `PARTITION`."""
     return (await committed_offsets(settings, group, TOPIC))[PARTITION]
@@ -124,9 +134,7 @@ async def test_stop_commits_only_the_finished_prefix_and_the_rest_comes_again(
     dpmptsp: Publisher, bus_settings: BusSettings, catalog: Catalog, unique: str
 ) -> None:
     group = f"keys-stop-{unique}"
-    slow, *others = keys(f"503/KST/{unique}", 3)
-    await start_group_at_end(bus_settings, group)
-    deliveries = await publish_in_turns(dpmptsp, [slow, *others], 10)
+    (slow, *_), deliveries = await prepare(bus_settings, dpmptsp, group, f"503/KST/{unique}", 3)
     ours = sorted(d.offset for ds in deliveries.values() for d in ds)
     blocked_offset, next_of_slow = (d.offset for d in deliveries[slow][:2])
     release = asyncio.Event()
@@ -183,9 +191,8 @@ async def test_a_failing_key_goes_to_the_retry_topic_and_the_other_keys_go_on(
     dpmptsp: Publisher, bus_settings: BusSettings, catalog: Catalog, unique: str
 ) -> None:
     group = f"keys-retry-{unique}"
-    failing, *others = keys(f"503/KRT/{unique}", 5)
-    await start_group_at_end(bus_settings, group)
-    deliveries = await publish_in_turns(dpmptsp, [failing, *others], 10)
+    key_names, deliveries = await prepare(bus_settings, dpmptsp, group, f"503/KRT/{unique}", 5)
+    failing = key_names[0]
     refused = deliveries[failing][0]
     handled: list[tuple[str, int]] = []
     # A retry delay far beyond the test: the refused event stays on the retry topic.
@@ -215,10 +222,10 @@ async def test_a_failing_key_goes_to_the_retry_topic_and_the_other_keys_go_on(
 
         await wait_until(all_committed, timeout=30, message="the end offset committed")
 
-    expected = [(key, seq) for key in [failing, *others] for seq in range(10)]
+    expected = [(key, seq) for key in key_names for seq in range(10)]
     expected.remove((failing, 0))
     assert sorted(handled) == sorted(expected)
-    for key in [failing, *others]:
+    for key in key_names:
         seqs = [seq for k, seq in handled if k == key]
         assert seqs == sorted(seqs), f"{key} out of order"
     retry_partitions = await end_offsets(bus_settings, retry_topic(group, 1))
