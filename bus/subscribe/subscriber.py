@@ -418,7 +418,8 @@ class Subscriber:
                     await self._process_source(topic, queue.records, queue.progress, halt)
                 except BaseException as exc:
                     # Other keys finish the record in hand and start no new one.
-                    halt.error = halt.error or exc
+                    if halt.error is None:
+                        halt.error = exc
                     raise
 
         workers = min(self.key_concurrency, len(all_queues))
