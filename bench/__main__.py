@@ -145,6 +145,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             results["librdkafka_consume_eps"] = round(result.median("librdkafka"))
             results["sdk_consume_eps"] = round(result.sdk)
             details["consume"] = _rounds(result, sizes.consume_events)
+            details["consume_io_bound"] = await consume.io_bound(settings, sizes)
 
         async def run_latency() -> None:
             sdk: list[latency.Latency] = []

@@ -28,6 +28,10 @@ from bus.subscribe import Subscriber
 EVENT_TYPE = ConsumeEvent.event_type()
 #: Longest one round may take before the benchmark fails instead of hanging.
 TIMEOUT_S = 120.0
+#: The I/O wait of an I/O-bound handler (a webhook's request and database write, roughly).
+IO_WAIT_S = 0.001
+#: Keys of one partition handled at once in the I/O-bound comparison.
+KEY_CONCURRENCY = 16
 
 
 async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
@@ -46,6 +50,30 @@ async def run(settings: BusSettings, sizes: Sizes) -> Comparison:
             "sdk": lambda: _sdk_round(settings, count),
         },
     )
+
+
+async def io_bound(settings: BusSettings, sizes: Sizes) -> dict[str, object]:
+    """The SDK with a handler that waits `IO_WAIT_S` per event: keys of a partition one after
+    another (`key_concurrency=1`) against `KEY_CONCURRENCY` at once, rounds interleaved."""
+    count = max(100, sizes.consume_events // 5)  # sequential rounds take ~1 ms per event
+    result = await compare(
+        sizes.rounds,
+        {
+            "sequential": lambda: _sdk_round(settings, count, io_wait_s=IO_WAIT_S),
+            "keys": lambda: _sdk_round(
+                settings, count, io_wait_s=IO_WAIT_S, key_concurrency=KEY_CONCURRENCY
+            ),
+        },
+    )
+    return {
+        "events_per_round": count,
+        "io_wait_ms": IO_WAIT_S * 1000,
+        "partitions": EVENT_TYPE.topic_settings.partitions,
+        "key_concurrency": KEY_CONCURRENCY,
+        "sequential_eps": round(result.median("sequential")),
+        "keys_eps": round(result.median("keys")),
+        "keys_to_sequential": round(result.median("keys") / result.median("sequential"), 2),
+    }
 
 
 async def fill(settings: BusSettings, count: int) -> None:
@@ -91,8 +119,12 @@ async def _raw_round(settings: BusSettings, count: int) -> float:
         await consumer.stop()
 
 
-async def _sdk_round(settings: BusSettings, count: int) -> float:
-    subscriber = Subscriber(SUBSCRIBER, _group(), catalog=catalog, settings=settings)
+async def _sdk_round(
+    settings: BusSettings, count: int, *, io_wait_s: float = 0.0, key_concurrency: int = 1
+) -> float:
+    subscriber = Subscriber(
+        SUBSCRIBER, _group(), catalog=catalog, settings=settings, key_concurrency=key_concurrency
+    )
     handled = 0
     started = 0.0
     finished = asyncio.Event()
@@ -103,6 +135,8 @@ async def _sdk_round(settings: BusSettings, count: int) -> float:
         nonlocal handled, started, elapsed
         if not started:
             started = time.perf_counter()
+        if io_wait_s:
+            await asyncio.sleep(io_wait_s)
         handled += 1
         if handled == count:
             elapsed = time.perf_counter() - started

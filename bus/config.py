@@ -161,6 +161,14 @@ class BusSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
     consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     consumer_auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    consumer_key_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Keys of one partition a subscriber handles at once (each key still in order); "
+            "1 handles a partition's records one after another."
+        ),
+    )
 
     # Reliability: in-process attempts, then retry topics with growing delays, then the DLQ
     retry_attempts: int = Field(

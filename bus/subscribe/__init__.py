@@ -1,4 +1,4 @@
-"""Subscribing: decode → validate → handle → commit, in batches, in order per partition."""
+"""Subscribing: decode → validate → handle → commit, in batches, in order per key."""
 
 from bus.reliability.policy import RetryPolicy
 from bus.subscribe.grants import GrantedView, granted_view

@@ -9,11 +9,16 @@
 
 The consume path is a list of named steps per record: decode the envelope → validate the data
 → handle. Records are fetched in batches (`getmany`); partitions of a batch are handled
-concurrently, records of one partition strictly in order (so one entity's events, which share
-a key and so a partition, are never reordered); offsets are committed once per batch, only up
-to the last record whose handling finished. What is the same for a partition's records (the
-handler, whether an OpenTelemetry SDK records spans) is looked up once per batch, and counters
-and metrics are added once per batch.
+concurrently. Records with the same key (one entity's events, which share a key and so a
+partition) are always handled strictly in offset order. By default a partition's records are
+all handled one after another; with `key_concurrency` > 1 (`BUS_CONSUMER_KEY_CONCURRENCY`) up to
+that many different keys of one partition are handled concurrently, each key still in order,
+which is what I/O-bound handlers (an HTTP call per event) need. Offsets are committed once per
+batch, only up to the first record whose handling has not finished: a commit never passes an
+unfinished record, so after a crash or a stop every unfinished record is delivered again. What
+is the same for a partition's records (the handler, whether an OpenTelemetry SDK records spans)
+is looked up once per batch, and counters and metrics are added once per batch (once per key
+of a batch when keys are handled concurrently).
 
 A failure never stops the subscriber and never stalls its partition (see docs/reliability.md):
 a record that cannot be decoded or validated, or whose handler raises `PermanentError`, goes
@@ -126,8 +131,18 @@ class Subscriber:
         retry: RetryPolicy | None = None,
         on_invalid: InvalidCallback | None = None,
         enforce_agreements: bool = True,
+        key_concurrency: int | None = None,
     ) -> None:
         self.settings = settings or BusSettings()
+        if key_concurrency is None:
+            key_concurrency = self.settings.consumer_key_concurrency
+        if key_concurrency < 1:
+            raise ValueError(
+                f"key_concurrency must be at least 1 (1 handles a partition's records one "
+                f"after another), not {key_concurrency}"
+            )
+        #: Keys of one source partition handled at once; 1 is strictly sequential.
+        self.key_concurrency = key_concurrency
         protect_personal_data(self.settings)  # in production, refuses to start without keys
         self.catalog = catalog or load_catalog(self.settings.catalog_module)
         self.system = self.catalog.system(system)
@@ -353,11 +368,16 @@ class Subscriber:
     async def _process_partition(
         self, lane: Lane, tp: TopicPartition, records: list[Record]
     ) -> int | None:
-        """Handle one partition's records in order; return the offset to commit, if any."""
+        """Handle one partition's records (in order per key); return the offset to commit."""
         progress = _Progress()
         try:
             if retry_stage(tp.topic):
+                # Always sequential: a retry partition is paused at its first record that is
+                # not due yet, which only holds back nothing due sooner if records are taken
+                # in offset order (they become due in that order).
                 await self._process_retried(lane, tp, records, progress)
+            elif self.key_concurrency > 1:
+                await self._process_keys(tp.topic, records, progress)
             else:
                 await self._process_source(tp.topic, records, progress)
         except BaseException:
@@ -377,7 +397,46 @@ class Subscriber:
         else:
             await self._process_source(record.topic, [record], _Progress())
 
-    async def _process_source(self, topic: str, records: list[Record], progress: _Progress) -> None:
+    async def _process_keys(self, topic: str, records: list[Record], progress: _Progress) -> None:
+        """Handle a source partition's records by key: each key's records in order, up to
+        `key_concurrency` keys at once; `progress` ends at the last record before the first
+        unfinished one."""
+        if not records:
+            return
+        by_key: dict[bytes | None, list[Record]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+        # In order of each key's first record, so the committable prefix grows soonest.
+        queues = deque(_KeyQueue(queue) for queue in by_key.values())
+        all_queues = list(queues)
+        halt = _Halt(self._stopping)
+
+        async def work() -> None:
+            while queues and not halt.is_set():
+                queue = queues.popleft()
+                try:
+                    await self._process_source(topic, queue.records, queue.progress, halt)
+                except BaseException as exc:
+                    # Other keys finish the record in hand and start no new one.
+                    if halt.error is None:
+                        halt.error = exc
+                    raise
+
+        workers = min(self.key_concurrency, len(all_queues))
+        try:
+            await asyncio.gather(*(work() for _ in range(workers)), return_exceptions=True)
+        finally:
+            progress.done = _finished_prefix(records, all_queues)
+        if halt.error is not None:
+            raise halt.error  # the first, once every other key's record in hand finished
+
+    async def _process_source(
+        self,
+        topic: str,
+        records: list[Record],
+        progress: _Progress,
+        halt: _Halt | None = None,
+    ) -> None:
         """Handle a source partition's records in order: decode → validate → handle, each.
 
         This is the subscriber's hot path, so what is the same for every record of the batch
@@ -394,7 +453,8 @@ class Subscriber:
                 await self._dead_letter(record, None, error)
                 progress.done = record.offset
             return
-        event_type, call, stopping = handler.event_type, handler.call, self._stopping
+        event_type, call = handler.event_type, handler.call
+        stopping = self._stopping if halt is None else halt
         owner = self._owner_sources[topic]
         granted = self._granted_models.get(topic)
         guard = self._guard if event_type.type in SUBJECT_FIELDS else None
@@ -718,6 +778,52 @@ class _Progress:
 
     def __init__(self) -> None:
         self.done: int | None = None
+
+
+class _KeyQueue:
+    """The records of one key in a partition's batch, in offset order, and how far they got."""
+
+    __slots__ = ("progress", "records")
+
+    def __init__(self, records: list[Record]) -> None:
+        self.records = records
+        self.progress = _Progress()
+
+    def first_unfinished(self) -> int | None:
+        """The offset of the first record not handled yet, None if all were."""
+        done = self.progress.done
+        for record in self.records:
+            offset: int = record.offset
+            if done is None or offset > done:
+                return offset
+        return None
+
+
+class _Halt:
+    """Tells one partition's keys to start no new record: the subscriber stops, or a key failed."""
+
+    __slots__ = ("error", "stopping")
+
+    def __init__(self, stopping: asyncio.Event) -> None:
+        self.stopping = stopping
+        #: The first error a key's handling raised.
+        self.error: BaseException | None = None
+
+    def is_set(self) -> bool:
+        """True once no new record may start."""
+        return self.error is not None or self.stopping.is_set()
+
+
+def _finished_prefix(records: list[Record], queues: list[_KeyQueue]) -> int | None:
+    """`_Progress.done` of a partition's batch handled by key: the offset just before its first
+    unfinished record (the last one if all finished; None if the first did not)."""
+    unfinished = [offset for q in queues if (offset := q.first_unfinished()) is not None]
+    if not unfinished:
+        last: int = records[-1].offset
+        return last
+    first = min(unfinished)
+    # Offsets may have gaps (compaction, transaction markers): `first - 1` commits `first`.
+    return None if first == records[0].offset else first - 1
 
 
 #: What `_handle` returns when the handler gave up and the record moved to a retry topic or DLQ.

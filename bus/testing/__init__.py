@@ -2,6 +2,7 @@
 
 from bus.testing.effects import effect_counts, install_effect_log
 from bus.testing.grants import as_granted
+from bus.testing.keys import keys_on_partition
 from bus.testing.offsets import start_group_at_end
 from bus.testing.problems import assert_problem
 from bus.testing.records import (
@@ -36,6 +37,7 @@ __all__ = [
     "install_effect_log",
     "kafka_cluster",
     "kafka_service",
+    "keys_on_partition",
     "lost_and_doubled",
     "own_broker",
     "postgres_service",

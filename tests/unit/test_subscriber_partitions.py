@@ -7,6 +7,7 @@ handed to the subscriber as a fetch would, and the routing of failures stops at 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -15,8 +16,10 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
 from bus.catalog import Catalog
+from bus.config import BusSettings
 from bus.envelope import Envelope
 from bus.errors import FieldError, PermanentError
 from bus.logging import event_context
@@ -25,7 +28,7 @@ from bus.reliability.naming import dlq_topic, retry_topic
 from bus.reliability.policy import RetryPolicy
 from bus.reliability.routing import FailureRouter
 from bus.subscribe import Duplicate, Subscriber
-from bus.testing import as_granted
+from bus.testing import as_granted, wait_until
 from bus.tracing import current_traceparent, handled_event, trace_id_of
 from schemas import IzinTerbit
 
@@ -67,11 +70,15 @@ class CommitLog:
         self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
 
 
-def _records(catalog: Catalog, count: int, first_offset: int = 100) -> list[Record]:
+def _records(
+    catalog: Catalog, count: int, first_offset: int = 100, keys: Sequence[str] = ()
+) -> list[Record]:
+    """`count` records from `first_offset` on; record n's key ends in `keys[n]` (else in n)."""
     source = catalog.system("dpmptsp.sicantik")
     records = []
     for n in range(count):
-        data = {**IzinTerbit.example, "nomor_izin": f"{IzinTerbit.example['nomor_izin']}-{n}"}
+        suffix = keys[n] if keys else str(n)
+        data = {**IzinTerbit.example, "nomor_izin": f"{IzinTerbit.example['nomor_izin']}-{suffix}"}
         out = build_record(EVENT, source, data)
         value, key = out.value or b"", out.key or b""
         position = (TP.topic, TP.partition, first_offset + n, 0, 0)
@@ -265,3 +272,129 @@ async def test_a_refused_move_commits_what_was_finished_and_stops(
     assert (subscriber.stats.received, subscriber.stats.handled) == (3, 2)
     assert _consumed(subscriber.group, "handled") == 2
     assert handled_event.get() is None
+
+
+def _counts(subscriber: Subscriber) -> tuple[int, int, int, float, float]:
+    """(received, handled, failed) of the stats; handled events and handler runs of the metrics."""
+    stats, group = subscriber.stats, subscriber.group
+    return (
+        stats.received,
+        stats.handled,
+        stats.failed,
+        _consumed(group, "handled"),
+        _handler_runs(group),
+    )
+
+
+def _key(izin: IzinTerbit) -> str:
+    """The key suffix `_records` gave the event."""
+    return izin.nomor_izin.rsplit("-", 1)[1]
+
+
+async def test_keys_of_a_partition_are_handled_concurrently_each_in_order(
+    catalog: Catalog, unique: str
+) -> None:
+    keys = "ABCABCABCD"
+    subscriber, router = _subscriber(catalog, f"g.keys.{unique}", key_concurrency=2)
+    seen: list[tuple[str, int | None]] = []
+    in_flight = most_in_flight = 0
+
+    @subscriber.handler(IzinTerbit)
+    async def on_izin(izin: IzinTerbit, envelope: Envelope) -> None:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        await asyncio.sleep(0)  # an I/O wait: another key's record may run meanwhile
+        assert handled_event.get() == envelope
+        seen.append((_key(izin), envelope.offset))
+        in_flight -= 1
+
+    assert await _process(subscriber, _records(catalog, len(keys), keys=keys)) == 110
+    for key in "ABCD":
+        expected = [100 + n for n, k in enumerate(keys) if k == key]
+        assert [offset for k, offset in seen if k == key] == expected
+    assert len(seen) == len(keys)
+    assert most_in_flight == 2
+    assert handled_event.get() is None
+    # Counted as the sequential path counts: once per record, in stats and in metrics.
+    assert _counts(subscriber) == (10, 10, 0, 10, 10)
+    assert router.sent == []
+
+
+async def test_stop_with_keys_commits_up_to_the_first_unfinished_record(
+    catalog: Catalog, unique: str
+) -> None:
+    keys = "ABCBCABC"  # A's record 100 is in hand when the subscriber stops
+    release = asyncio.Event()
+    started: list[int | None] = []
+    finished: list[int | None] = []
+
+    async def hold_record_100(envelope: Envelope) -> None:
+        started.append(envelope.offset)
+        await (release.wait() if envelope.offset == 100 else asyncio.sleep(0))
+        finished.append(envelope.offset)
+
+    subscriber, _ = _subscriber(catalog, f"g.keys.stop.{unique}", key_concurrency=4)
+    subscriber.handler(IzinTerbit)(hold_record_100)
+    processing = asyncio.create_task(_process(subscriber, _records(catalog, 8, keys=keys)))
+    await wait_until(lambda: len(finished) == 6, timeout=5, message="every B and C finished")
+    await subscriber.stop()
+    release.set()
+    # A's record in hand finished, its next one (105) never started: commit up to 105.
+    assert await processing == 105
+    assert sorted(started) == sorted(finished) == [100, 101, 102, 103, 104, 106, 107]
+    assert _counts(subscriber) == (7, 7, 0, 7, 7)
+
+
+async def test_a_refused_move_with_keys_finishes_the_other_keys_record_in_hand_and_stops(
+    catalog: Catalog, unique: str
+) -> None:
+    keys = "ABACBA"
+    subscriber, router = _subscriber(
+        catalog, f"g.keys.refused.{unique}", router_fails=True, key_concurrency=3
+    )
+    lane = CommitLog()
+    b_started, refused = asyncio.Event(), asyncio.Event()
+    finished: list[int | None] = []
+    original_send = router.send
+
+    async def send(topic: str, **record: Any) -> None:
+        refused.set()  # B's record in hand may finish now, after A's failure
+        await original_send(topic, **record)
+
+    router.send = send  # type: ignore[method-assign]
+
+    @subscriber.handler(IzinTerbit)
+    async def on_izin(envelope: Envelope) -> None:
+        if envelope.offset == 101:
+            b_started.set()
+            await refused.wait()
+        if envelope.offset == 102:
+            await b_started.wait()
+            raise PermanentError("cannot apply")
+        finished.append(envelope.offset)
+
+    with pytest.raises(ConnectionError):
+        await _process(subscriber, _records(catalog, 6, keys=keys), lane)
+    # 102 (A) was not moved: A's 105 never started, B's 104 neither; C's 103 finished.
+    assert sorted(finished) == [100, 101, 103]
+    assert lane.commits == [{TP: 102}]
+    assert _counts(subscriber) == (4, 3, 1, 3, 3)  # the refused run never finished
+    assert handled_event.get() is None
+
+
+async def test_key_concurrency_below_one_is_refused(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="key_concurrency must be at least 1"):
+        Subscriber(SYSTEM, catalog=catalog, key_concurrency=0)
+    monkeypatch.setenv("BUS_CONSUMER_KEY_CONCURRENCY", "0")
+    with pytest.raises(ValidationError) as refused:
+        BusSettings()
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [
+        (("consumer_key_concurrency",), "greater_than_equal")
+    ]
+    assert "consumer_key_concurrency" in str(refused.value)
+    monkeypatch.setenv("BUS_CONSUMER_KEY_CONCURRENCY", "8")
+    assert Subscriber(SYSTEM, catalog=catalog).key_concurrency == 8
+    assert Subscriber(SYSTEM, catalog=catalog, key_concurrency=1).key_concurrency == 1
