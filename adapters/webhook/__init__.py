@@ -86,6 +86,8 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
         catalog=options.catalog,
         settings=options.settings,
         retry=policy,
+        # A request waits on the network, not the CPU: other keys go on meanwhile.
+        key_concurrency=settings.key_concurrency,
     )
     event_type = options.event_type
     view = subscriber.view_of(event_type.type)

@@ -72,6 +72,8 @@ class WebhookSettings(BaseSettings):
     jitter: float = 0.2
     circuit_threshold: int = 5
     circuit_cooldown_s: float = 30.0
+    #: Keys of one partition delivered at once (each key's events stay in order).
+    key_concurrency: int = 16
     #: Keep-alive connections to the endpoint.
     max_connections: int = 16
     #: Requests in flight per connection (HTTP/1.1 pipelining); 1 waits for each answer. Raise

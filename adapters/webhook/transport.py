@@ -16,7 +16,10 @@ ingress's) reads responses here for a fraction of that.
   waits for each answer. Pipelining a POST is safe here because the receiver deduplicates by
   `webhook-id` (delivery is at least once): a request the connection closed under, before any
   byte of its answer arrived, is sent once more on another connection, and fails if that closes
-  too. A new request goes to an idle connection first, then to a new one, then behind others.
+  too. A new request goes to an idle connection first, then to a new one, then behind others,
+  and only on a connection whose server has answered with keep-alive: a server that closes
+  every connection (PHP's built-in one, which also refuses pipelined requests as malformed) is
+  never sent a pipelined request.
 - **Timeouts.** Connecting is bounded by `connect_timeout_s`; an answer must be complete
   `read_timeout_s` after its request was written, or after the answer before it on the
   connection. A late answer closes its connection (the answers behind it would be misread
@@ -172,14 +175,17 @@ class PipelinedClient:
                 if self._closed:
                     raise ConnectionClosedError("the webhook client was closed")
                 self._open = [c for c in self._open if c.usable]
-                best = min(self._open, key=lambda c: c.in_flight, default=None)
-                if best is not None and best.in_flight == 0:
-                    best.in_flight += 1
-                    return best
+                idle = next((c for c in self._open if c.in_flight == 0), None)
+                if idle is not None:
+                    idle.in_flight += 1
+                    return idle
                 if len(self._open) + self._connecting < self.connections:
                     self._connecting += 1
                     break
-                if best is not None and best.in_flight < self.depth:
+                # Pipelined only behind an answer that promised to keep the connection open.
+                proven = [c for c in self._open if c.kept_alive and c.in_flight < self.depth]
+                if proven:
+                    best = min(proven, key=lambda c: c.in_flight)
                     best.in_flight += 1
                     self.deepest = max(self.deepest, best.in_flight)
                     return best
@@ -236,6 +242,8 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, read_timeout_s: float) -> None:
         self.in_flight = 0
+        #: True once an answer came back without `Connection: close` (HTTP/1.1 keep-alive).
+        self.kept_alive = False
         self._read_timeout_s = read_timeout_s
         self._timer: asyncio.TimerHandle | None = None
         self._transport: asyncio.Transport | None = None
@@ -339,7 +347,9 @@ class _Connection(asyncio.Protocol):
         if self._status < 200:
             self._answering = False  # 1xx: an interim answer, the final one follows
             return
-        if not self._parser.should_keep_alive():
+        if self._parser.should_keep_alive():
+            self.kept_alive = True
+        else:
             self._reusable = False
         self._complete()
         if not self._reusable and not self._waiting and self._transport is not None:

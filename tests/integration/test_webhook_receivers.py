@@ -321,11 +321,16 @@ async def test_structured_mode_during_a_rotation_shows_in_the_delivery_status_ap
         assert set(entry["fields"]) == catalog.granted_fields("bapenda.sipd", IZIN)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("kind", "deepest"),
+    # PHP's built-in server closes every connection after its answer (no keep-alive), so the
+    # client never pipelines to it; Node keeps connections alive and takes four at once.
+    [("php", 1), ("node", 4)],
+)
 async def test_pipelined_requests_are_each_verified_once_in_key_order(
-    kind: str, world: WebhookWorld
+    kind: str, deepest: int, world: WebhookWorld
 ) -> None:
-    """One connection, four requests in flight on it: every delivery accepted once, in order."""
+    """One connection, up to four requests in flight on it: every one accepted once, in order."""
     async with world.receiver(kind) as hook:
         catalog = world.catalog(hook)
         # Published before the adapter starts, so that its first fetch holds every partition.
@@ -337,6 +342,6 @@ async def test_pipelined_requests_are_each_verified_once_in_key_order(
             max_connections="1", pipeline_depth="4",
         ) as subscriber:  # fmt: skip
             await wait_until(lambda: delivered(hook, ids), timeout=60, message="all accepted")
-            assert subscriber.webhook.client.deepest == 4  # type: ignore[attr-defined]
+            assert subscriber.webhook.client.deepest == deepest  # type: ignore[attr-defined]
         assert_once_in_order(hook, ids, items)
         assert all(e["verified"] for e in hook.log() if e["id"] in set(ids))

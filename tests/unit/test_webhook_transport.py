@@ -140,13 +140,14 @@ async def test_keep_alive_reuses_one_connection_and_sends_the_head_it_should() -
 
 
 async def test_pipelined_requests_share_a_connection_and_get_their_own_answers() -> None:
-    """Four requests are on the wire before the first answer; each gets the answer to it."""
+    """After a keep-alive answer, four requests are on the wire before the next answer."""
     arrived = asyncio.Event()
 
     async def answer(request: Request) -> bytes:
-        if len(server.requests) == 4:
+        if len(server.requests) == 5:
             arrived.set()
-        await arrived.wait()  # no answer until all four requests were read from one connection
+        if len(server.requests) > 1:
+            await arrived.wait()  # no answer until all four were read from one connection
         n = int(request.body)
         return ok(200 + n, f"answer {n}")
 
@@ -154,9 +155,33 @@ async def test_pipelined_requests_share_a_connection_and_get_their_own_answers()
         serving(answer) as server,
         PipelinedClient(url(server), connections=1, depth=4) as client,
     ):
-        answers = await asyncio.gather(*(client.post(b"%d" % n, {}) for n in range(4)))
-    assert [(a.status, a.reason) for a in answers] == [(200 + n, f"answer {n}") for n in range(4)]
+        assert (await client.post(b"0", {})).status == 200  # the server keeps connections
+        answers = await asyncio.gather(*(client.post(b"%d" % n, {}) for n in range(1, 5)))
+    assert [(a.status, a.reason) for a in answers] == [
+        (200 + n, f"answer {n}") for n in range(1, 5)
+    ]
     assert server.connections == 1
+    assert client.deepest == 4
+
+
+async def test_nothing_is_pipelined_to_a_server_that_closes_its_connections() -> None:
+    unanswered = peak = 0
+
+    async def answer(request: Request) -> bytes:
+        nonlocal unanswered, peak
+        unanswered += 1
+        peak = max(peak, unanswered)
+        await asyncio.sleep(0.005)  # simulated work of the receiver, not synchronisation
+        unanswered -= 1
+        return ok(headers="connection: close\r\n")
+
+    async with (
+        serving(answer) as server,
+        PipelinedClient(url(server), connections=1, depth=4) as client,
+    ):
+        answers = await asyncio.gather(*(client.post(b"x", {}) for _ in range(6)))
+    assert [a.status for a in answers] == [200] * 6
+    assert (peak, client.deepest, server.connections, len(server.requests)) == (1, 1, 6, 6)
 
 
 async def test_depth_one_waits_for_each_answer_and_opens_more_connections() -> None:
@@ -218,6 +243,7 @@ async def test_a_late_answer_times_out_and_the_requests_behind_it_go_again() -> 
         serving(answer) as server,
         PipelinedClient(url(server), connections=1, depth=2, read_timeout_s=0.3) as client,
     ):
+        await client.post(b"warm-up", {})  # a keep-alive answer: the connection may pipeline
         slow = asyncio.create_task(client.post(b"slow", {}))
         behind = asyncio.create_task(client.post(b"behind", {}))
         with pytest.raises(ReadTimeoutError):
