@@ -30,6 +30,7 @@ from bus.tracking.attempts import (
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+T1, T2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
 
 
 @pytest.fixture
@@ -85,32 +86,12 @@ async def test_concurrent_lookups_share_one_statement_and_each_gets_its_own_answ
     await put(pool, "g", "p2", "k1", at=(1, 1), state=PENDING, attempts=0, stage=0)
     # Key k2: one delivered (not a head), one pending behind it.
     await put(pool, "g", "d0", "k2", at=(0, 5), state=DELIVERED, attempts=1)
-    await put(
-        pool,
-        "g",
-        "q0",
-        "k2",
-        at=(0, 20),
-        state=PENDING,
-        attempts=1,
-        stage=1,
-        next_try=T0 + timedelta(minutes=1),
-    )
+    await put(pool, "g", "q0", "k2", at=(0, 20), state=PENDING, attempts=1, stage=1, next_try=T1)
     # Key k3: nothing pending.
     await put(pool, "g", "x0", "k3", at=(0, 7), state=DEAD_LETTERED, attempts=5, stage=4)
     # Another group, same key k1 and the same event id p0: its own queue.
     await put(pool, "h", "p0", "k1", at=(0, 99), state=DELIVERED, attempts=1)
-    await put(
-        pool,
-        "h",
-        "r0",
-        "k1",
-        at=(0, 100),
-        state=PENDING,
-        attempts=1,
-        stage=2,
-        next_try=T0 + timedelta(minutes=2),
-    )
+    await put(pool, "h", "r0", "k1", at=(0, 100), state=PENDING, attempts=1, stage=2, next_try=T2)
 
     k1_head = ("p0", 3, T0)
     cases: list[tuple[tuple[str, str, str], Seen]] = [
@@ -118,12 +99,12 @@ async def test_concurrent_lookups_share_one_statement_and_each_gets_its_own_answ
         (("g", "p1", "k1"), Seen(PENDING, 0, *k1_head)),
         (("g", "p2", "k1"), Seen(PENDING, 0, *k1_head)),
         (("g", "new", "k1"), Seen(None, 0, *k1_head)),
-        (("g", "d0", "k2"), Seen(DELIVERED, 1, "q0", 1, T0 + timedelta(minutes=1))),
-        (("g", "q0", "k2"), Seen(PENDING, 1, "q0", 1, T0 + timedelta(minutes=1))),
+        (("g", "d0", "k2"), Seen(DELIVERED, 1, "q0", 1, T1)),
+        (("g", "q0", "k2"), Seen(PENDING, 1, "q0", 1, T1)),
         (("g", "x0", "k3"), Seen(DEAD_LETTERED, 5, None, 0, None)),
         (("g", "new", "k4"), Seen(None, 0, None, 0, None)),
-        (("h", "p0", "k1"), Seen(DELIVERED, 1, "r0", 2, T0 + timedelta(minutes=2))),
-        (("h", "p1", "k1"), Seen(None, 0, "r0", 2, T0 + timedelta(minutes=2))),
+        (("h", "p0", "k1"), Seen(DELIVERED, 1, "r0", 2, T2)),
+        (("h", "p1", "k1"), Seen(None, 0, "r0", 2, T2)),
     ]
     asked = [cases[n % len(cases)] for n in range(200)]
 
