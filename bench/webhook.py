@@ -91,7 +91,7 @@ async def run(
     try:
         with postgres_service() as dsn:
             await _wait_for(port)
-            push_eps, p50, p99, latency_events = await _push(
+            push_eps, p50, p99, latency_events, statements = await _push(
                 settings, bench, dsn, port, events=events, steady=(latency_seconds, rate)
             )
             pull_eps = await _pull(settings, bench, dsn, events)
@@ -109,6 +109,9 @@ async def run(
             "client": "httpx keep-alive (no pipelining), partitions delivered concurrently",
             "partitions": WebhookEvent.event_type().topic_settings.partitions,
             "latency_events": latency_events,
+            # Lookups and records each event made, per statement the attempt log ran: 2.0
+            # would mean no two events ever shared one (`bus.grouped_statement`).
+            "attempt_log_calls_per_statement": round(2 * events / max(statements, 1), 2),
             "latency_rate_per_s": rate,
             "pull_batch": 100,
         },
@@ -130,7 +133,7 @@ async def _push(
     *,
     events: int,
     steady: tuple[float, int],
-) -> tuple[float, float, float, int]:
+) -> tuple[float, float, float, int, int]:
     from adapters.webhook import webhook
     from bus.subscribe.adapter import AdapterOptions
 
@@ -152,6 +155,7 @@ async def _push(
         try:
             stats = await _until(control, events)
             push_eps = (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9)
+            statements = subscriber.webhook.attempts.statements  # type: ignore[attr-defined]
             await control.post("/reset")
             count = max(1, int(latency_seconds * rate))
             await _steady(settings, event_type.type, (count, rate), offset=events)
@@ -161,7 +165,7 @@ async def _push(
             await asyncio.wait_for(task, 60)
     latencies = sorted(stats["latencies_ms"])
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return push_eps, statistics.median(latencies), p99, count
+    return push_eps, statistics.median(latencies), p99, count, statements
 
 
 async def _steady(

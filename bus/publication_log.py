@@ -18,7 +18,6 @@ A row is written only after the broker acknowledged the event. Table:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import asyncpg
 
 from bus.database import Connection
+from bus.grouped_statement import GroupedStatement
 from bus.privacy.subjects import subjects_in
 from bus.publish import Delivery, OutgoingRecord
 
@@ -137,65 +137,27 @@ class GroupedLogWriter:
     The HTTP ingress answers 202 only once an event's log row is committed; with many requests
     in flight, each waiting for its own insert meant a pool checkout, an insert and a session
     reset per request. Here the rows that arrive while one insert runs all go in the next
-    (`executemany` sends them as one pipeline), and every caller still gets its own outcome:
-    the insert's error is raised in each caller whose rows it carried.
+    (`executemany` sends them as one pipeline, see `bus.grouped_statement`), and every caller
+    still gets its own outcome: the insert's error is raised in each caller whose rows it carried.
     """
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:
-        self._pool = pool
-        self._waiting: list[tuple[list[Publication], asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
+        self._inserts = GroupedStatement(pool, _insert, name="the publication log writer")
+
+    @property
+    def statements(self) -> int:
+        """How many inserts ran so far (each for every caller waiting when it started)."""
+        return self._inserts.statements
 
     async def write(self, publications: Iterable[Publication]) -> None:
         """Insert `publications` with whatever else is waiting; raises what the insert raised."""
-        if self._closed:
-            raise ConnectionError("the publication log writer was closed")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((list(publications), done))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="publication-log-writer")
-        self._wake.set()
-        await done
+        await self._inserts(list(publications))
 
     async def close(self) -> None:
         """Stop; callers still waiting get an error instead of waiting forever."""
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        self._fail(self._take(), ConnectionError("the publication log writer was closed"))
+        await self._inserts.close()
 
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            group = self._take()
-            if not group:
-                continue
-            try:
-                async with self._pool.acquire() as conn:
-                    await record_publications(conn, (p for rows, _ in group for p in rows))
-            except asyncio.CancelledError:
-                self._fail(group, ConnectionError("the publication log writer was closed"))
-                raise
-            except Exception as exc:
-                self._fail(group, exc)
-            else:
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
 
-    def _take(self) -> list[tuple[list[Publication], asyncio.Future[None]]]:
-        group, self._waiting = self._waiting, []
-        return group
-
-    @staticmethod
-    def _fail(
-        group: list[tuple[list[Publication], asyncio.Future[None]]], error: BaseException
-    ) -> None:
-        for _, done in group:
-            if not done.done():
-                done.set_exception(error)
+async def _insert(conn: Connection, groups: list[list[Publication]]) -> list[None]:
+    await record_publications(conn, (p for publications in groups for p in publications))
+    return [None] * len(groups)
