@@ -75,6 +75,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "ingress_eps": None,
         "outbox_eps": None,
         "webhook_eps": None,
+        "webhook_pipelined_eps": None,
         "webhook_p99_ms": None,
         "pull_eps": None,
         "pdp_report_s": None,
@@ -194,6 +195,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 settings, sizes.webhook_events, sizes.latency_seconds, webhook.LATENCY_RATE
             )
             results["webhook_eps"] = round(result.push_eps)
+            results["webhook_pipelined_eps"] = round(result.pipelined_eps)
             results["webhook_p99_ms"] = round(result.p99_ms, 2)
             results["pull_eps"] = round(result.pull_eps)
             details["webhook"] = {**result.details, "p50_ms": round(result.p50_ms, 2)}

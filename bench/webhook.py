@@ -5,8 +5,9 @@ PostgreSQL) delivers to a receiver that answers 200 at once, in a process of its
 minimal asyncio HTTP/1.1 server that accepts keep-alive and pipelined requests). Throughput is
 timed at the receiver, from the first to the last request of a pre-filled topic; latency is
 the receiver's clock minus each event's `ce_time`, for events published at a steady rate while
-the adapter runs. The adapter's client is httpx: keep-alive connections, one request in
-flight per connection (httpx does not pipeline), partitions delivered concurrently.
+the adapter runs. The adapter runs with its defaults (16 keep-alive connections, no
+pipelining, 16 keys per partition at once); a second group then measures throughput with 4
+connections pipelining up to 8 requests each (`webhook_pipelined_eps`).
 
 Pull: the ingress (in this process) serves `GET /v1/subscriptions/{group}/events?max=100`,
 and a client fetches and acknowledges batches of 100 of a pre-filled topic.
@@ -33,9 +34,13 @@ from bus.broker.embedded import free_port
 from bus.catalog import Catalog, Delivery
 from bus.config import BusSettings
 from bus.publish import Publisher
+from bus.subscribe.adapter import AdapterOptions
 from bus.testing.services import postgres_service
 
 PUSH_GROUP = f"{SUBSCRIBER}.webhook"
+PIPELINED_GROUP = f"{SUBSCRIBER}.webhook-pipelined"
+#: The pipelined run's adapter options: fewer connections, several requests in flight on each.
+PIPELINED = {"max_connections": "4", "pipeline_depth": "8"}
 PULL_GROUP = f"{SUBSCRIBER}.pull"
 SECRET_VARIABLE = "BUS_BENCH_WEBHOOK_SECRET"
 TIMEOUT_S = 300.0
@@ -51,6 +56,7 @@ class WebhookResult:
     p50_ms: float
     p99_ms: float
     pull_eps: float
+    pipelined_eps: float
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,14 +64,17 @@ def bench_catalog(port: int) -> Catalog:
     """The benchmark catalog with a push delivery to the local receiver and a pull delivery."""
     return catalog.with_deliveries(
         [
-            Delivery(
-                system=SUBSCRIBER,
-                event_type=WebhookEvent.event_type().type,
-                group=PUSH_GROUP,
-                mode="push",
-                endpoint=f"http://127.0.0.1:{port}/hook",
-                secret=f"env:{SECRET_VARIABLE}",
-                allow_networks=("127.0.0.0/8",),
+            *(
+                Delivery(
+                    system=SUBSCRIBER,
+                    event_type=WebhookEvent.event_type().type,
+                    group=group,
+                    mode="push",
+                    endpoint=f"http://127.0.0.1:{port}/hook",
+                    secret=f"env:{SECRET_VARIABLE}",
+                    allow_networks=("127.0.0.0/8",),
+                )
+                for group in (PUSH_GROUP, PIPELINED_GROUP)
             ),
             Delivery(
                 system=SUBSCRIBER,
@@ -94,6 +103,7 @@ async def run(
             push_eps, p50, p99, latency_events, statements = await _push(
                 settings, bench, dsn, port, events=events, steady=(latency_seconds, rate)
             )
+            pipelined_eps, deepest = await _push_pipelined(settings, bench, dsn, port, events)
             pull_eps = await _pull(settings, bench, dsn, events)
     finally:
         receiver.terminate()
@@ -103,10 +113,14 @@ async def run(
         p50_ms=p50,
         p99_ms=p99,
         pull_eps=pull_eps,
+        pipelined_eps=pipelined_eps,
         details={
             "events": events,
             "receiver": "asyncio HTTP/1.1, answers 200 at once, own process",
-            "client": "httpx keep-alive (no pipelining), partitions delivered concurrently",
+            "client": "adapters.webhook.transport: 16 keep-alive connections, no pipelining; "
+            "16 keys per partition at once",
+            "pipelined_client": "4 connections, up to 8 requests in flight on each",
+            "pipelined_deepest": deepest,
             "partitions": WebhookEvent.event_type().topic_settings.partitions,
             "latency_events": latency_events,
             # Lookups and records each event made, per statement the attempt log ran: 2.0
@@ -135,18 +149,11 @@ async def _push(
     steady: tuple[float, int],
 ) -> tuple[float, float, float, int, int]:
     from adapters.webhook import webhook
-    from bus.subscribe.adapter import AdapterOptions
 
     latency_seconds, rate = steady
     event_type = WebhookEvent.event_type()
     await _fill(settings, event_type.type, events)
-    options = AdapterOptions(
-        event_type=bench.event_type(event_type.type),
-        group=PUSH_GROUP,
-        settings=settings,
-        catalog=bench,
-        dsn=dsn,
-    )
+    options = _options(bench, dsn, settings, PUSH_GROUP)
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as control,
         webhook(options) as subscriber,
@@ -166,6 +173,42 @@ async def _push(
     latencies = sorted(stats["latencies_ms"])
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return push_eps, statistics.median(latencies), p99, count, statements
+
+
+async def _push_pipelined(
+    settings: BusSettings, bench: Catalog, dsn: str, port: int, events: int
+) -> tuple[float, int]:
+    """Push events/s of a new group with pipelining, and the deepest pipeline it reached."""
+    from adapters.webhook import webhook
+
+    options = _options(bench, dsn, settings, PIPELINED_GROUP, **PIPELINED)
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as control,
+        webhook(options) as subscriber,
+    ):
+        await control.post("/reset")
+        task = asyncio.create_task(subscriber.run())
+        try:
+            # The group starts at the topic's beginning: the first `events` requests are timed.
+            stats = await _until(control, events)
+            deepest: int = subscriber.webhook.client.deepest  # type: ignore[attr-defined]
+        finally:
+            await subscriber.stop()
+            await asyncio.wait_for(task, 60)
+    return (stats["count"] - 1) / max(stats["last"] - stats["first"], 1e-9), deepest
+
+
+def _options(
+    bench: Catalog, dsn: str, settings: BusSettings, group: str, **extra: str
+) -> AdapterOptions:
+    return AdapterOptions(
+        event_type=bench.event_type(WebhookEvent.event_type().type),
+        group=group,
+        settings=settings,
+        catalog=bench,
+        dsn=dsn,
+        extra=extra,
+    )
 
 
 async def _steady(

@@ -108,6 +108,7 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
         raise BusError(f"the webhook adapter cannot reach the bus database: {exc}") from None
     # Checked before every attempt; connections go to the addresses it checked.
     guard = DestinationGuard(delivery.endpoint or "", delivery.allow_networks)
+    attempts = AttemptLog(pool)
     try:
         # No redirects (a 3xx is a failed attempt), no proxies or .netrc from the environment.
         async with PipelinedClient(
@@ -124,7 +125,7 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
                 group=options.group,
                 signer=signer,
                 policy=policy,
-                attempts=AttemptLog(pool),
+                attempts=attempts,
                 health=EndpointHealth(pool, options.group, delivery.system),
                 client=client,
                 guard=guard,
@@ -148,4 +149,5 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
             subscriber.webhook = endpoint  # type: ignore[attr-defined]
             yield subscriber
     finally:
+        await attempts.close()
         await pool.close()
