@@ -100,6 +100,21 @@ def ok(status: int = 200, reason: str = "OK", headers: str = "") -> bytes:
     return f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n{headers}\r\n".encode()
 
 
+class Busy:
+    """Answers `answer` after `seconds` of simulated work; `peak`: most requests in work at once."""
+
+    def __init__(self, seconds: float, answer: bytes) -> None:
+        self.seconds, self.answer = seconds, answer
+        self.working = self.peak = 0
+
+    async def __call__(self, request: Request) -> bytes:
+        self.working += 1
+        self.peak = max(self.peak, self.working)
+        await asyncio.sleep(self.seconds)  # the receiver's work, not synchronisation
+        self.working -= 1
+        return self.answer
+
+
 async def always_ok(request: Request) -> bytes:
     return ok()
 
@@ -165,43 +180,25 @@ async def test_pipelined_requests_share_a_connection_and_get_their_own_answers()
 
 
 async def test_nothing_is_pipelined_to_a_server_that_closes_its_connections() -> None:
-    unanswered = peak = 0
-
-    async def answer(request: Request) -> bytes:
-        nonlocal unanswered, peak
-        unanswered += 1
-        peak = max(peak, unanswered)
-        await asyncio.sleep(0.005)  # simulated work of the receiver, not synchronisation
-        unanswered -= 1
-        return ok(headers="connection: close\r\n")
-
+    answer = Busy(0.005, ok(headers="connection: close\r\n"))
     async with (
         serving(answer) as server,
         PipelinedClient(url(server), connections=1, depth=4) as client,
     ):
         answers = await asyncio.gather(*(client.post(b"x", {}) for _ in range(6)))
     assert [a.status for a in answers] == [200] * 6
-    assert (peak, client.deepest, server.connections, len(server.requests)) == (1, 1, 6, 6)
+    assert (answer.peak, client.deepest, server.connections, len(server.requests)) == (1, 1, 6, 6)
 
 
 async def test_depth_one_waits_for_each_answer_and_opens_more_connections() -> None:
-    in_flight = peak = 0
-
-    async def answer(request: Request) -> bytes:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.01)  # simulated work of the receiver, not synchronisation
-        in_flight -= 1
-        return ok()
-
+    answer = Busy(0.01, ok())
     async with (
         serving(answer) as server,
         PipelinedClient(url(server), connections=3, depth=1) as client,
     ):
         await asyncio.gather(*(client.post(b"x", {}) for _ in range(30)))
     assert server.connections == 3
-    assert peak == 3
+    assert answer.peak == 3
     assert len(server.requests) == 30
 
 
