@@ -40,6 +40,7 @@ from bus.catalog import Delivery
 from bus.envelope import Envelope
 from bus.errors import BusError, PermanentError, RetryLaterError
 from bus.logging import get_logger
+from bus.privacy.redaction import redact_text
 from bus.reliability import Failure, RetryPolicy, retry_stage
 from bus.subscribe import Duplicate
 from bus.tracking.attempts import (
@@ -54,6 +55,9 @@ from bus.tracking.attempts import (
 from bus.tracking.webhook_endpoints import State
 
 log = get_logger("bus.adapter.webhook")
+
+#: Of an answer's reason phrase, this much is recorded.
+_REASON_CHARS = 120
 
 Encoder = Callable[[BaseModel, Envelope], tuple[dict[str, str], bytes]]
 
@@ -220,7 +224,9 @@ class WebhookDelivery:
         try:
             response = await self.client.post(body, headers)
             status = response.status
-            outcome = response.reason or str(status)
+            # The receiver's own words, kept in the attempt log and shown by `bus trace`:
+            # bounded, and masked where they look like a NIK or an e-mail address.
+            outcome = redact_text(response.reason[:_REASON_CHARS]) or str(status)
             retry_after = _retry_after(response.retry_after, at)
         except ReadTimeoutError as exc:
             error_class = type(exc).__name__

@@ -215,3 +215,47 @@ async def test_an_asyncpg_error_quoting_the_row_is_redacted_in_the_dead_letter(
     assert "Failing row contains" in letter.failure.error_message
     assert_clean(repr(letter.headers), nik)
     assert_clean(letter.value.decode() if letter.value else "", "Rahmat Hidayat")
+
+
+async def test_a_receivers_reason_phrase_quoting_a_nik_is_masked_in_the_attempt_log(
+    bus_settings: BusSettings, database: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver's answer is foreign text: a NIK in it is masked in the attempt log, which
+    `bus trace` and the delivery-status API read."""
+    from adapters.webhook import new_secret
+    from bus.testing.cli import run_bus
+    from bus.testing.http_receiver import Request, ok, serving
+    from tests.integration.webhook_world import (
+        attempts,
+        licence,
+        publish,
+        push_catalog,
+        running_webhook,
+    )
+
+    nik = nik_of(unique)
+
+    async def refuse(request: Request) -> bytes:
+        return ok(422, f"NIK {nik} unknown here")
+
+    variable = f"BUS_TEST_WEBHOOK_SECRET_{unique.upper()}"
+    monkeypatch.setenv(variable, new_secret())
+    group = f"bapenda.sipd.leak-{unique}"
+    async with serving(refuse) as server:
+        catalog = push_catalog(group, server.url("/webhook"), variable)
+        async with running_webhook(bus_settings, catalog, group, database):
+            [event_id] = await publish(bus_settings, [licence(f"503/LEAK/{unique}", 0)])
+
+            async def answered() -> bool:
+                return bool(await attempts(database, group, event_id))
+
+            await wait_until(answered, timeout=30, message="first attempt recorded")
+        [first, *_] = await attempts(database, group, event_id)
+    assert first["status"] == 422
+    assert nik not in first["outcome"]
+    assert first["outcome"].startswith("NIK ") and first["outcome"].endswith(" unknown here")
+    traced = await run_bus(
+        bus_settings, "trace", event_id, "--group", group, "--json", database_dsn=database
+    )
+    assert traced.returncode == 0, traced.stderr
+    assert nik not in traced.stdout + traced.stderr

@@ -1,17 +1,14 @@
 """The webhook adapter's HTTP/1.1 client: keep-alive, pipelining, timeouts, TLS, where it connects.
 
-Each test runs a scripted HTTP/1.1 server on loopback that reads requests one by one off a
-connection and answers as the test says, so what crossed the wire (connections, order of
-requests, bytes of the head) is counted by the server, not inferred from the client.
+Each test runs a scripted HTTP/1.1 server on loopback (`bus.testing.http_receiver`) that
+answers as the test says, so what crossed the wire (connections, order of requests, bytes of
+the head) is counted by the server, not inferred from the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,114 +22,11 @@ from adapters.webhook.transport import (
 )
 from bus.broker.certificates import CertificateAuthority
 from bus.broker.embedded import free_port
-
-
-@dataclass
-class Request:
-    """One request as the server read it."""
-
-    connection: int
-    head: str
-    body: bytes
-
-
-# An answer: the bytes to write, or None to write nothing and close the connection.
-Answer = Callable[[Request], Awaitable[bytes | None]]
-
-
-@dataclass
-class ScriptedServer:
-    """Counts connections and requests; answers each request with `answer(request)`."""
-
-    answer: Answer
-    port: int = 0
-    connections: int = 0
-    requests: list[Request] = field(default_factory=list)
-    handlers: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Read requests as they come (pipelined ones too); answer them in order."""
-        if (task := asyncio.current_task()) is not None:
-            self.handlers.add(task)
-        self.connections += 1
-        number = self.connections
-        answers: asyncio.Queue[asyncio.Task[bytes | None] | None] = asyncio.Queue()
-        writing = asyncio.create_task(self._write(answers, writer))
-        try:
-            while True:
-                try:
-                    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    return
-                length = next(
-                    (
-                        int(line.split(":", 1)[1])
-                        for line in head.split("\r\n")
-                        if line.lower().startswith("content-length:")
-                    ),
-                    0,
-                )
-                request = Request(number, head, await reader.readexactly(length))
-                self.requests.append(request)
-                answers.put_nowait(asyncio.create_task(self.answer(request)))
-        finally:
-            answers.put_nowait(None)
-            await writing
-            writer.close()
-
-    @staticmethod
-    async def _write(
-        answers: asyncio.Queue[asyncio.Task[bytes | None] | None], writer: asyncio.StreamWriter
-    ) -> None:
-        while (answer := await answers.get()) is not None:
-            data = await answer
-            if data is None or writer.is_closing():
-                writer.close()
-                return
-            writer.write(data)
-            if b"connection: close" in data.lower():
-                writer.close()
-                return
-
-
-def ok(status: int = 200, reason: str = "OK", headers: str = "") -> bytes:
-    """A complete answer with an empty body."""
-    return f"HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n{headers}\r\n".encode()
-
-
-class Busy:
-    """Answers `answer` after `seconds` of simulated work; `peak`: most requests in work at once."""
-
-    def __init__(self, seconds: float, answer: bytes) -> None:
-        self.seconds, self.answer = seconds, answer
-        self.working = self.peak = 0
-
-    async def __call__(self, request: Request) -> bytes:
-        self.working += 1
-        self.peak = max(self.peak, self.working)
-        await asyncio.sleep(self.seconds)  # the receiver's work, not synchronisation
-        self.working -= 1
-        return self.answer
+from bus.testing.http_receiver import Busy, Request, ScriptedServer, ok, serving
 
 
 async def always_ok(request: Request) -> bytes:
     return ok()
-
-
-@asynccontextmanager
-async def serving(
-    answer: Answer, ssl_context: ssl.SSLContext | None = None
-) -> AsyncIterator[ScriptedServer]:
-    script = ScriptedServer(answer, port=free_port())
-    server = await asyncio.start_server(script._serve, "127.0.0.1", script.port, ssl=ssl_context)
-    async with server:
-        yield script
-        # The client has closed its connections: let each handler read its end of file.
-        if script.handlers:
-            _, stuck = await asyncio.wait(script.handlers, timeout=5)
-            for task in stuck:
-                task.cancel()
-            await asyncio.gather(*stuck, return_exceptions=True)
 
 
 def url(server: ScriptedServer, scheme: str = "http", host: str = "127.0.0.1") -> str:
