@@ -18,13 +18,21 @@ from bus.subscribe import Subscriber
 
 
 @contextlib.asynccontextmanager
-async def running(subscriber: Subscriber, deadline: float = 30.0) -> AsyncIterator[Subscriber]:
-    """Run `subscriber` in the background until the block ends; waits for its assignment."""
+async def running(
+    subscriber: Subscriber, deadline: float = 30.0, *, retries: bool = False
+) -> AsyncIterator[Subscriber]:
+    """Run `subscriber` in the background until the block ends; waits for its assignment (and,
+    with `retries`, its retry topics' too). Fails if it stopped before the block ended."""
     await subscriber.start()
     task = asyncio.create_task(subscriber.run())
     try:
         await asyncio.wait_for(subscriber.assigned.wait(), deadline)
+        if retries:
+            await asyncio.wait_for(subscriber.retries_assigned.wait(), deadline)
         yield subscriber
+        if task.done():  # only `stop()` ends `run()`, and the block did not call it
+            task.result()  # the crash, with its own traceback
+            raise AssertionError("the subscriber stopped before the block ended")
     finally:
         await subscriber.stop()
         await asyncio.wait_for(task, deadline)
