@@ -36,12 +36,14 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-async def raw_request(port: int, head: bytes, *, source: str = "127.0.0.1") -> bytes:
-    """Send `head` on a fresh connection and read until the server closes; b'' if reset."""
+async def raw_request(port: int, *parts: bytes, source: str = "127.0.0.1") -> bytes:
+    """Send `parts`, one write each, on a fresh connection and read until the server closes;
+    b'' if it reset the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
-        writer.write(head)
-        await writer.drain()
+        for part in parts:
+            writer.write(part)
+            await writer.drain()
         return await asyncio.wait_for(reader.read(), 30)
     except (ConnectionResetError, BrokenPipeError):
         return b""
@@ -51,22 +53,9 @@ async def raw_request(port: int, head: bytes, *, source: str = "127.0.0.1") -> b
 
 async def huge_header(port: int) -> bytes:
     """A request whose Authorization header is 50 MB, sent in 1 MB writes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            f"POST /v1/events/{IZIN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ".encode()
-        )
-        chunk = b"A" * (1024 * 1024)
-        for _ in range(FIFTY_MB // len(chunk)):
-            writer.write(chunk)
-            await writer.drain()
-        writer.write(b"\r\n\r\n")
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(), 30)
-    except (ConnectionResetError, BrokenPipeError):
-        return b""
-    finally:
-        writer.close()
+    head = f"POST /v1/events/{IZIN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ".encode()
+    chunk = b"A" * (1024 * 1024)
+    return await raw_request(port, head, *[chunk] * (FIFTY_MB // len(chunk)), b"\r\n\r\n")
 
 
 async def test_fifty_megabyte_headers_cost_the_process_a_few_megabytes(
