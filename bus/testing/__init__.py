@@ -22,7 +22,7 @@ from bus.testing.services import (
     postgres_service,
     settings_environment,
 )
-from bus.testing.waiting import wait_until
+from bus.testing.waiting import wait_until, wait_until_serving
 
 __all__ = [
     "KafkaService",
@@ -45,4 +45,5 @@ __all__ = [
     "settings_environment",
     "start_group_at_end",
     "wait_until",
+    "wait_until_serving",
 ]

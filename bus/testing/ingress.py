@@ -17,12 +17,10 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-import httpx
-
 from bus.broker.process import free_port
 from bus.config import BusSettings
 from bus.testing.cli import BUS, bus_environment
-from bus.testing.waiting import wait_until
+from bus.testing.waiting import wait_until_serving
 
 __all__ = ["IngressProcess", "ingress_process"]
 
@@ -73,15 +71,9 @@ async def ingress_process(
         )
         ingress = IngressProcess(f"http://127.0.0.1:{port}", process)
         try:
-            async with httpx.AsyncClient(base_url=ingress.url, timeout=30) as http:
-
-                async def ready() -> bool:
-                    try:
-                        return (await http.get("/readyz")).status_code == 200
-                    except httpx.TransportError:
-                        return False
-
-                await wait_until(ready, timeout=timeout_s, message="bus ingress ready")
+            await wait_until_serving(
+                f"{ingress.url}/readyz", timeout=timeout_s, message="bus ingress ready"
+            )
             yield ingress
         finally:
             if process.returncode is None:

@@ -23,7 +23,7 @@ from bus.config import BusSettings
 from bus.ingress import create_app
 from bus.ingress.keys import create_key, ensure_schema, revoke_key
 from bus.ingress.server import serve
-from bus.testing import KafkaService, assert_problem, own_broker, wait_until
+from bus.testing import KafkaService, assert_problem, own_broker, wait_until, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +45,8 @@ async def ingress_server(
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, "127.0.0.1", port, stop))
     url = f"http://127.0.0.1:{port}"
-
-    async def answers() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        await wait_until(answers, message="ingress answers /healthz")
+        await wait_until_serving(f"{url}/healthz", message="ingress answers /healthz")
         yield url
     finally:
         stop.set()

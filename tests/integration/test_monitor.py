@@ -24,7 +24,7 @@ from bus.monitor import serve
 from bus.publish import Publisher
 from bus.reliability.naming import dlq_topic, retry_topic
 from bus.subscribe import Subscriber
-from bus.testing import wait_until
+from bus.testing import wait_until, wait_until_serving
 from schemas.dpmptsp import IzinTerbit
 from tests.conftest import running
 from tests.integration.test_lag import consume_and_commit, create_topic, produce
@@ -56,16 +56,8 @@ async def monitor_running(
         )
     )
     base = f"http://127.0.0.1:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{base}/healthz")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        await wait_until(healthy, timeout=20, message="monitor answers /healthz")
+        await wait_until_serving(f"{base}/healthz", timeout=20, message="monitor answers /healthz")
         yield base
     finally:
         stop.set()
