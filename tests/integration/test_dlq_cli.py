@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 import asyncpg
 import orjson
 import pytest
@@ -21,9 +18,10 @@ from bus.reliability import Inbox, RetryPolicy, dlq_topic, replay_group, retry_t
 from bus.reliability.failure import first_failure, with_failure
 from bus.subscribe import Duplicate, Subscriber
 from bus.testing import wait_until
+from bus.testing.cli import run_bus
 from schemas import IzinTerbit
 from tests.conftest import running
-from tests.integration.sink_world import BUS, SYSTEM, izin, start_group_at_end
+from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 from tests.integration.test_lag import create_topic
 from tests.integration.test_reliability_failures import end_offsets
 
@@ -32,20 +30,9 @@ pytestmark = pytest.mark.integration
 
 async def bus(settings: BusSettings, *args: str) -> str:
     """Run the `bus` CLI without blocking the event loop the subscriber runs on; its stdout."""
-    process = await asyncio.create_subprocess_exec(
-        BUS,
-        *args,
-        env={
-            **os.environ,
-            "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    result = await run_bus(settings, *args, timeout_s=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 async def committed(settings: BusSettings, group: str, topic: str) -> dict[int, int]:
