@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from aiokafka import TopicPartition
 from bus import testing
 from bus.broker import clients
 from bus.config import BusSettings
+from bus.testing.cli import BUS
 from schemas import IzinTerbit
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
 TOPIC = IzinTerbit.event_type().topic
 TABLE = TOPIC.replace(".", "_")
 SYSTEM = "bapenda.sipd"
-BUS = str(Path(sys.executable).with_name("bus"))
 
 
 def izin(nomor: str, **changes: Any) -> IzinTerbit:
