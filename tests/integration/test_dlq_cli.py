@@ -19,8 +19,8 @@ from bus.reliability.failure import first_failure, with_failure
 from bus.subscribe import Duplicate, Subscriber
 from bus.testing import wait_until
 from bus.testing.cli import run_bus
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 from tests.integration.test_lag import create_topic
 from tests.integration.test_reliability_failures import end_offsets

@@ -25,10 +25,10 @@ from bus.reliability import RetryPolicy, dlq_topic
 from bus.subscribe import Subscriber
 from bus.subscribe.adapter import AdapterOptions
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from bus.topics.observe import observe
 from bus.tracking import DeliveryState, PublishedEvent, trace_event
 from schemas import PendudukPindah
-from tests.conftest import running
 from tests.integration.test_dlq_cli import bus
 from tests.integration.test_monitor import monitor_running
 

@@ -21,8 +21,8 @@ from bus.publish.record import build_record
 from bus.reliability import Inbox, RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Duplicate, Subscriber
 from bus.testing import as_granted, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import (
     IZIN,
     SYSTEM,

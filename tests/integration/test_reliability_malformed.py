@@ -14,8 +14,8 @@ from bus.publish.record import build_record
 from bus.reliability import RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import end_offsets, read_to_end, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 
 pytestmark = pytest.mark.integration

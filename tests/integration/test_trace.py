@@ -30,10 +30,10 @@ from bus.reliability.naming import dlq_topic, retry_consumer_group, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import assert_problem, start_group_at_end, wait_until
 from bus.testing.cli import run_bus
+from bus.testing.subscribers import running
 from bus.tracing import trace_id_of
 from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
 from schemas.dpmptsp import IzinTerbit
-from tests.conftest import running
 from tests.integration.test_lag import create_topic, produce
 
 pytestmark = pytest.mark.integration

@@ -33,8 +33,8 @@ from bus.publish.record import build_record
 from bus.subscribe import Subscriber
 from bus.subscribe.adapter import AdapterOptions
 from bus.testing import start_group_at_end, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 RECEIVERS = Path(__file__).resolve().parent.parent / "receivers"
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
