@@ -26,10 +26,11 @@ from bus.config import BusSettings
 from bus.dlq import read_dead_letters
 from bus.monitor.snapshot import state_document
 from bus.reliability.naming import dlq_topic, retry_topic
+from bus.testing.ingress import ingress_server, new_key
 from bus.testing.offsets import start_group_at_end
 from bus.testing.services import KafkaService
 from bus.tracking import webhook_endpoints
-from tests.integration.test_ingress import IZIN, ingress_server, new_key
+from tests.integration.test_ingress import IZIN
 from tests.integration.test_lag import consume_and_commit, create_topic, produce
 from tests.integration.test_monitor import dead_letter, monitor_running
 

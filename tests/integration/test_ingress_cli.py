@@ -7,8 +7,8 @@ import pytest
 
 from bus.catalog import Catalog
 from bus.config import BusSettings
-from bus.testing.ingress import ingress_process
-from tests.integration.test_ingress import IZIN, new_key
+from bus.testing.ingress import ingress_process, new_key
+from tests.integration.test_ingress import IZIN
 
 pytestmark = pytest.mark.integration
 

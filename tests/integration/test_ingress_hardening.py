@@ -20,8 +20,8 @@ import pytest
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.testing import assert_problem
-from bus.testing.ingress import ingress_process
-from tests.integration.test_ingress import IZIN, ingress_server, izin, new_key
+from bus.testing.ingress import ingress_process, ingress_server, new_key
+from tests.integration.test_ingress import IZIN, izin
 
 pytestmark = pytest.mark.integration
 
