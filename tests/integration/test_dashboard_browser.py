@@ -29,9 +29,9 @@ from bus.reliability.naming import dlq_topic, retry_topic
 from bus.testing.ingress import ingress_server, new_key
 from bus.testing.offsets import start_group_at_end
 from bus.testing.services import KafkaService
+from bus.testing.topics import consume_and_commit, create_topic, produce
 from bus.tracking import webhook_endpoints
 from tests.integration.test_ingress import IZIN
-from tests.integration.test_lag import consume_and_commit, create_topic, produce
 from tests.integration.test_monitor import dead_letter, monitor_running
 
 pytestmark = pytest.mark.integration

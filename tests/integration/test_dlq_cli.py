@@ -20,9 +20,9 @@ from bus.subscribe import Duplicate, Subscriber
 from bus.testing import wait_until
 from bus.testing.cli import run_bus
 from bus.testing.subscribers import running
+from bus.testing.topics import create_topic
 from schemas import IzinTerbit
 from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
-from tests.integration.test_lag import create_topic
 from tests.integration.test_reliability_failures import end_offsets
 
 pytestmark = pytest.mark.integration

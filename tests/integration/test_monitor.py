@@ -26,8 +26,8 @@ from bus.reliability.naming import dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import wait_until, wait_until_serving
 from bus.testing.subscribers import running
+from bus.testing.topics import consume_and_commit, create_topic, produce
 from schemas.dpmptsp import IzinTerbit
-from tests.integration.test_lag import consume_and_commit, create_topic, produce
 
 pytestmark = pytest.mark.integration
 

@@ -32,10 +32,10 @@ from bus.testing import assert_problem, start_group_at_end, wait_until
 from bus.testing.cli import run_bus
 from bus.testing.ingress import ingress_server, new_key
 from bus.testing.subscribers import running
+from bus.testing.topics import create_topic, produce
 from bus.tracing import trace_id_of
 from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
 from schemas.dpmptsp import IzinTerbit
-from tests.integration.test_lag import create_topic, produce
 
 pytestmark = pytest.mark.integration
 
