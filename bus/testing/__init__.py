@@ -13,6 +13,7 @@ from bus.testing.records import (
     header,
     lost_and_doubled,
     read_to_end,
+    record_counts,
 )
 from bus.testing.services import (
     KafkaService,
@@ -42,6 +43,7 @@ __all__ = [
     "own_broker",
     "postgres_service",
     "read_to_end",
+    "record_counts",
     "settings_environment",
     "start_group_at_end",
     "wait_until",
