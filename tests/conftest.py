@@ -1,9 +1,7 @@
-"""Shared test helpers; the real-service fixtures come from the `bus.testing.plugin` plugin."""
+"""Fixtures of this project's tests; real services and test helpers come from `bus.testing`."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,20 +12,6 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.logging import configure_logging
 from bus.publish import Publisher
-from bus.subscribe import Subscriber
-
-
-@contextlib.asynccontextmanager
-async def running(subscriber: Subscriber, deadline: float = 30.0) -> AsyncIterator[Subscriber]:
-    """Run `subscriber` in the background until the block ends; waits for its assignment."""
-    await subscriber.start()
-    task = asyncio.create_task(subscriber.run())
-    try:
-        await asyncio.wait_for(subscriber.assigned.wait(), deadline)
-        yield subscriber
-    finally:
-        await subscriber.stop()
-        await asyncio.wait_for(task, deadline)
 
 
 @pytest.fixture

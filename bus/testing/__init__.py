@@ -13,6 +13,7 @@ from bus.testing.records import (
     header,
     lost_and_doubled,
     read_to_end,
+    record_counts,
 )
 from bus.testing.services import (
     KafkaService,
@@ -22,7 +23,7 @@ from bus.testing.services import (
     postgres_service,
     settings_environment,
 )
-from bus.testing.waiting import wait_until
+from bus.testing.waiting import wait_until, wait_until_serving
 
 __all__ = [
     "KafkaService",
@@ -42,7 +43,9 @@ __all__ = [
     "own_broker",
     "postgres_service",
     "read_to_end",
+    "record_counts",
     "settings_environment",
     "start_group_at_end",
     "wait_until",
+    "wait_until_serving",
 ]

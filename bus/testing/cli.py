@@ -17,7 +17,7 @@ from typing import Any
 from bus.config import BusSettings
 from bus.testing.services import settings_environment
 
-__all__ = ["BUS", "CliResult", "bus_environment", "first_documents", "run_bus"]
+__all__ = ["BUS", "CliResult", "bus_environment", "bus_output", "first_documents", "run_bus"]
 
 #: The `bus` executable of the running interpreter's environment.
 BUS = str(Path(sys.executable).with_name("bus"))
@@ -68,6 +68,13 @@ async def run_bus(
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout_s)
     assert process.returncode is not None
     return CliResult(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def bus_output(settings: BusSettings, *args: str, timeout_s: float = 120.0) -> str:
+    """The stdout of `bus *args` (see `run_bus`), which must exit 0; its stderr says why not."""
+    result = await run_bus(settings, *args, timeout_s=timeout_s)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 async def first_documents(

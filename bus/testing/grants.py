@@ -6,6 +6,8 @@ import orjson
 
 from bus.catalog import Catalog
 
+__all__ = ["as_granted"]
+
 
 def as_granted(catalog: Catalog, system: str, event_type: str, value: bytes | None) -> bytes:
     """`value` (event JSON) as `system`'s failure records keep it: only the granted fields."""

@@ -14,6 +14,8 @@ from aiokafka.structs import OffsetAndMetadata
 from bus.broker import clients
 from bus.config import BusSettings
 
+__all__ = ["start_group_at_end"]
+
 
 async def start_group_at_end(
     settings: BusSettings, group: str, topics: Iterable[str]

@@ -30,6 +30,7 @@ __all__ = [
     "header",
     "lost_and_doubled",
     "read_to_end",
+    "record_counts",
 ]
 
 
@@ -41,6 +42,14 @@ async def end_offsets(settings: BusSettings, *topics: str) -> dict[TopicPartitio
         return dict(await consumer.end_offsets(await clients.topic_partitions(consumer, *topics)))
     finally:
         await clients.stop_consumer(consumer)
+
+
+async def record_counts(settings: BusSettings, *topics: str) -> dict[str, int]:
+    """How many records each of `topics` ever received: the sum of its partitions' end offsets."""
+    totals: Counter[str] = Counter()
+    for tp, end in (await end_offsets(settings, *topics)).items():
+        totals[tp.topic] += end
+    return {topic: totals[topic] for topic in topics}
 
 
 async def committed_offsets(

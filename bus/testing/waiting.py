@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+__all__ = ["wait_until", "wait_until_serving"]
+
 
 async def wait_until(
     condition: Callable[[], bool | Awaitable[bool]],
@@ -25,3 +27,23 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{message} not reached within {timeout} s")
         await asyncio.sleep(interval)
+
+
+async def wait_until_serving(
+    url: str,
+    *,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a deadline for polling, not a cancel scope
+    message: str | None = None,
+) -> None:
+    """Poll GET `url` until it answers 200; a refused, reset or timed-out request is not yet."""
+    import httpx  # here, not above: most test sessions start no HTTP service
+
+    async with httpx.AsyncClient() as http:
+
+        async def answers() -> bool:
+            try:
+                return (await http.get(url)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_until(answers, timeout=timeout, message=message or f"GET {url} answers 200")

@@ -7,11 +7,9 @@ topic in the same session never change a test's numbers.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,13 @@ from aiokafka import TopicPartition
 from bus import testing
 from bus.broker import clients
 from bus.config import BusSettings
+from bus.testing.cli import BUS, bus_environment
 from schemas import IzinTerbit
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
 TOPIC = IzinTerbit.event_type().topic
 TABLE = TOPIC.replace(".", "_")
 SYSTEM = "bapenda.sipd"
-BUS = str(Path(sys.executable).with_name("bus"))
 
 
 def izin(nomor: str, **changes: Any) -> IzinTerbit:
@@ -152,11 +150,7 @@ class SinkProcess:
     ) -> None:
         self.log_path = log_path
         environment = {
-            **os.environ,
-            "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
-            "BUS_CONSUMER_SESSION_TIMEOUT_MS": str(settings.consumer_session_timeout_ms),
-            "BUS_CONSUMER_HEARTBEAT_INTERVAL_MS": str(settings.consumer_heartbeat_interval_ms),
+            **bus_environment(settings),
             "BUS_CONSUMER_FETCH_TIMEOUT_MS": "50",
             "BUS_LOG_FORMAT": "console",
             **env,

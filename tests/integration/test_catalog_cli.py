@@ -10,15 +10,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from bus.testing.cli import BUS
+
 pytestmark = pytest.mark.integration
 
-BUS = str(Path(sys.executable).with_name("bus"))
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_LOCK = ROOT / "schemas" / "catalog.lock.json"
 IZIN = "id.go.riau.dpmptsp.izin.terbit"

@@ -13,8 +13,8 @@ from bus.envelope import Envelope
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

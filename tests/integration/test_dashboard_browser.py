@@ -26,12 +26,14 @@ from bus.config import BusSettings
 from bus.dlq import read_dead_letters
 from bus.monitor.snapshot import state_document
 from bus.reliability.naming import dlq_topic, retry_topic
+from bus.testing.ingress import ingress_server, new_key
+from bus.testing.monitor import monitor_server
 from bus.testing.offsets import start_group_at_end
 from bus.testing.services import KafkaService
+from bus.testing.topics import consume_and_commit, create_topic, produce
 from bus.tracking import webhook_endpoints
-from tests.integration.test_ingress import IZIN, ingress_server, new_key
-from tests.integration.test_lag import consume_and_commit, create_topic, produce
-from tests.integration.test_monitor import dead_letter, monitor_running
+from tests.integration.test_ingress import IZIN
+from tests.integration.test_monitor import dead_letter
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +114,7 @@ async def test_a_stopped_group_is_shown_as_stop_and_the_page_updates_live(
     settings = bus_settings.model_copy(update={"lag_stop_after_s": 1.0})
     async with (
         keeping_up(bus_settings, topic, healthy),
-        monitor_running(settings, catalog, [stopped, healthy]) as base,
+        monitor_server(settings, catalog, [stopped, healthy]) as base,
     ):
         page = await browser.new_page(viewport={"width": 1360, "height": 900})
         await page.goto(base)
@@ -240,7 +242,7 @@ async def test_an_operator_finds_a_stalled_group_and_replays_its_dead_letters(  
             }
         )
         async with (
-            monitor_running(watched, catalog, [stalled, reader]) as base,
+            monitor_server(watched, catalog, [stalled, reader]) as base,
             httpx.AsyncClient(timeout=20) as http,
         ):
             context = await browser.new_context(
@@ -434,7 +436,7 @@ async def test_empty_states_say_so_in_text_and_the_first_render_leaves_connectin
         "replays": [],
         "throughput": {"window_s": 300, "event_types": []},
     }
-    async with monitor_running(bus_settings, catalog, []) as base:
+    async with monitor_server(bus_settings, catalog, []) as base:
         page = await browser.new_page(viewport={"width": 1360, "height": 900})
 
         async def empty_state(route: Route) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-
 import asyncpg
 import orjson
 import pytest
@@ -20,32 +17,14 @@ from bus.publish import Publisher
 from bus.reliability import Inbox, RetryPolicy, dlq_topic, replay_group, retry_topic
 from bus.reliability.failure import first_failure, with_failure
 from bus.subscribe import Duplicate, Subscriber
-from bus.testing import wait_until
+from bus.testing import record_counts, wait_until
+from bus.testing.cli import bus_output
+from bus.testing.subscribers import running
+from bus.testing.topics import create_topic
 from schemas import IzinTerbit
-from tests.conftest import running
-from tests.integration.sink_world import BUS, SYSTEM, izin, start_group_at_end
-from tests.integration.test_lag import create_topic
-from tests.integration.test_reliability_failures import end_offsets
+from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 
 pytestmark = pytest.mark.integration
-
-
-async def bus(settings: BusSettings, *args: str) -> str:
-    """Run the `bus` CLI without blocking the event loop the subscriber runs on; its stdout."""
-    process = await asyncio.create_subprocess_exec(
-        BUS,
-        *args,
-        env={
-            **os.environ,
-            "BUS_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "BUS_PRODUCER_IDEMPOTENCE": str(settings.producer_idempotence).lower(),
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
 
 
 async def committed(settings: BusSettings, group: str, topic: str) -> dict[int, int]:
@@ -104,21 +83,21 @@ async def test_replay_applies_each_dead_letter_once(
             await wait_until(failed_as_planned, timeout=30, message="7 applied, 3 dead letters")
 
             listed = orjson.loads(
-                await bus(bus_settings, "dlq", "list", "--group", group, "--json")
+                await bus_output(bus_settings, "dlq", "list", "--group", group, "--json")
             )
             assert sorted(e["event_id"] for e in listed) == sorted(ids[k] for k in broken)
             assert {e["error_class"] for e in listed} == {"bus.errors.PermanentError"}
             assert {e["original_topic"] for e in listed} == {IzinTerbit.event_type().topic}
 
-            table = await bus(bus_settings, "dlq", "list", "--group", group)
+            table = await bus_output(bus_settings, "dlq", "list", "--group", group)
             assert "3 dead letter(s)" in table
-            other = await bus(
+            other = await bus_output(
                 bus_settings, "dlq", "list", "--group", group, "--topic", "bkd.asn.mutasi.v1"
             )
             assert "0 dead letter(s)" in other
 
             shown = orjson.loads(
-                await bus(bus_settings, "dlq", "show", listed[0]["position"], "--json")
+                await bus_output(bus_settings, "dlq", "show", listed[0]["position"], "--json")
             )
             assert shown["headers"]["ce_id"] == listed[0]["event_id"]
             for header in ("dlq_original_offset", "dlq_group", "dlq_attempts"):
@@ -130,13 +109,13 @@ async def test_replay_applies_each_dead_letter_once(
             assert "Siti Aminah" not in orjson.dumps(shown).decode()
 
             cause["fixed"] = True
-            dry = await bus(bus_settings, "dlq", "replay", "--group", group, "--dry-run")
+            dry = await bus_output(bus_settings, "dlq", "replay", "--group", group, "--dry-run")
             assert f"would replay 3 dead letter(s) to {retry_topic(group, 1)}" in dry
-            assert (await end_offsets(bus_settings, [retry_topic(group, 1)]))[
+            assert (await record_counts(bus_settings, retry_topic(group, 1)))[
                 retry_topic(group, 1)
             ] == 0
 
-            first = await bus(bus_settings, "dlq", "replay", "--group", group)
+            first = await bus_output(bus_settings, "dlq", "replay", "--group", group)
             assert "replayed 3 dead letter(s)" in first
 
             async def all_applied() -> bool:
@@ -144,14 +123,14 @@ async def test_replay_applies_each_dead_letter_once(
 
             await wait_until(all_applied, timeout=30, message="10 applied")
 
-            second = await bus(bus_settings, "dlq", "replay", "--group", group)
+            second = await bus_output(bus_settings, "dlq", "replay", "--group", group)
             assert "replayed 0 dead letter(s)" in second
             # The replay cursor stands past every dead letter. (The retry topic's end offset is
             # not checked: the replay pipelines its sends, and on Tansu the end offset of a
             # multi-record batch is its base offset + 1.)
             cursor = await committed(bus_settings, replay_group(group), dlq_topic(group))
             assert sum(cursor.values()) == 3
-            assert await end_offsets(bus_settings, [dlq_topic(group)]) == {dlq_topic(group): 3}
+            assert await record_counts(bus_settings, dlq_topic(group)) == {dlq_topic(group): 3}
 
         # Each event applied exactly once, under its original event id; the subscriber saw the
         # 10 published events and the 3 replayed ones, nothing else.
@@ -188,7 +167,7 @@ async def test_one_reader_lists_the_dashboard_and_the_cli_the_same_dead_letters(
     finally:
         await producer.stop()
 
-    listed = orjson.loads(await bus(bus_settings, "dlq", "list", "--group", group, "--json"))
+    listed = orjson.loads(await bus_output(bus_settings, "dlq", "list", "--group", group, "--json"))
     monitor = LagMonitor(bus_settings, catalog, groups=[], interval_s=60)
     await monitor.start()
     try:

@@ -21,8 +21,8 @@ from bus.errors import NoAgreementError, NotOwnerError
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from schemas import HotspotTerdeteksi, IzinTerbit, PendudukPindah
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from bus.projection.projector import Projector
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import read_to_end, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

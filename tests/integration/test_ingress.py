@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,10 +19,9 @@ from bus.broker.process import free_port
 from bus.broker.topics import ensure_topics
 from bus.catalog import Catalog
 from bus.config import BusSettings
-from bus.ingress import create_app
-from bus.ingress.keys import create_key, ensure_schema, revoke_key
-from bus.ingress.server import serve
+from bus.ingress.keys import revoke_key
 from bus.testing import KafkaService, assert_problem, own_broker, wait_until
+from bus.testing.ingress import ingress_server, new_key
 
 pytestmark = pytest.mark.integration
 
@@ -33,43 +31,6 @@ TOPIC = "dpmptsp.izin.terbit.v1"
 
 def izin(catalog: Catalog, key: str, **changes: Any) -> dict[str, Any]:
     return {**catalog.event_type(IZIN).example, "nomor_izin": key, **changes}
-
-
-@contextlib.asynccontextmanager
-async def ingress_server(
-    settings: BusSettings, catalog: Catalog, database: str
-) -> AsyncIterator[str]:
-    """The ingress served by uvicorn on a free loopback port; yields its base URL."""
-    app = create_app(settings, catalog, database_dsn=database)
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, "127.0.0.1", port, stop))
-    url = f"http://127.0.0.1:{port}"
-
-    async def answers() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"{url}/healthz")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        await wait_until(answers, message="ingress answers /healthz")
-        yield url
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-
-
-async def new_key(database: str, system: str) -> tuple[str, str]:
-    """(key id, token) of a fresh key for `system`."""
-    conn: asyncpg.Connection[Any] = await asyncpg.connect(database)
-    try:
-        await ensure_schema(conn)
-        issued = await create_key(conn, system)
-    finally:
-        await conn.close()
-    return issued.key_id, issued.token
 
 
 async def records_with_ids(

@@ -9,64 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
-import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from bus.broker.embedded import free_port
 from bus.catalog import Catalog
 from bus.config import BusSettings
-from bus.testing import KafkaService, assert_problem, wait_until
-from tests.integration.test_ingress import IZIN, ingress_server, izin, new_key
+from bus.testing import assert_problem
+from bus.testing.ingress import ingress_process, ingress_server, new_key
+from tests.integration.test_ingress import IZIN, izin
 
 pytestmark = pytest.mark.integration
 
 FIFTY_MB = 50 * 1024 * 1024
-
-
-@contextlib.asynccontextmanager
-async def ingress_process(database: str, kafka: KafkaService, **env: str) -> AsyncIterator[Any]:
-    """`bus ingress` as a process on a free port; yields (url, pid)."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "BUS_DATABASE_DSN": database,
-        "BUS_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "BUS_PRODUCER_IDEMPOTENCE": str(not kafka.is_tansu).lower(),
-        "BUS_INGRESS_PORT": str(port),
-        "BUS_LOG_FORMAT": "json",
-        **env,
-    }
-    bus = Path(sys.executable).with_name("bus")
-    process = await asyncio.create_subprocess_exec(
-        str(bus), "ingress", env=environment, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-
-            async def up() -> bool:
-                try:
-                    return (await http.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await wait_until(up, timeout=60, message="bus ingress answers")
-        yield url, process.pid
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -77,12 +36,14 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-async def raw_request(port: int, head: bytes, *, source: str = "127.0.0.1") -> bytes:
-    """Send `head` on a fresh connection and read until the server closes; b'' if reset."""
+async def raw_request(port: int, *parts: bytes, source: str = "127.0.0.1") -> bytes:
+    """Send `parts`, one write each, on a fresh connection and read until the server closes;
+    b'' if it reset the connection."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
-        writer.write(head)
-        await writer.drain()
+        for part in parts:
+            writer.write(part)
+            await writer.drain()
         return await asyncio.wait_for(reader.read(), 30)
     except (ConnectionResetError, BrokenPipeError):
         return b""
@@ -92,35 +53,21 @@ async def raw_request(port: int, head: bytes, *, source: str = "127.0.0.1") -> b
 
 async def huge_header(port: int) -> bytes:
     """A request whose Authorization header is 50 MB, sent in 1 MB writes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(
-            f"POST /v1/events/{IZIN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ".encode()
-        )
-        chunk = b"A" * (1024 * 1024)
-        for _ in range(FIFTY_MB // len(chunk)):
-            writer.write(chunk)
-            await writer.drain()
-        writer.write(b"\r\n\r\n")
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(), 30)
-    except (ConnectionResetError, BrokenPipeError):
-        return b""
-    finally:
-        writer.close()
+    head = f"POST /v1/events/{IZIN} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ".encode()
+    chunk = b"A" * (1024 * 1024)
+    return await raw_request(port, head, *[chunk] * (FIFTY_MB // len(chunk)), b"\r\n\r\n")
 
 
 async def test_fifty_megabyte_headers_cost_the_process_a_few_megabytes(
-    database: str, kafka: KafkaService
+    database: str, bus_settings: BusSettings
 ) -> None:
-    async with ingress_process(database, kafka) as (url, pid):
-        port = int(url.rsplit(":", 1)[1])
-        before = peak_rss_mb(pid)
+    async with ingress_process(bus_settings, database) as ingress:
+        before = peak_rss_mb(ingress.pid)
 
-        answers = await asyncio.gather(*(huge_header(port) for _ in range(8)))
+        answers = await asyncio.gather(*(huge_header(ingress.port) for _ in range(8)))
 
-        grown = peak_rss_mb(pid) - before
-        async with httpx.AsyncClient(base_url=url) as http:
+        grown = peak_rss_mb(ingress.pid) - before
+        async with httpx.AsyncClient(base_url=ingress.url) as http:
             assert (await http.get("/healthz")).status_code == 200  # still serving
     print(f"peak RSS {before:.0f} MB, grown by {grown:.1f} MB for 8 x 50 MB headers")
     # Every answer is a 431 or a reset (the server closes while the client still writes).

@@ -13,7 +13,8 @@ import pytest
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.testing import end_offsets, read_to_end, wait_until
-from tests.integration.test_ingress import IZIN, TOPIC, ingress_server, izin, new_key
+from bus.testing.ingress import ingress_server, new_key
+from tests.integration.test_ingress import IZIN, TOPIC, izin
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from bus.errors import FieldError, SchemaValidationError
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import start_group_at_end
 
 pytestmark = pytest.mark.integration

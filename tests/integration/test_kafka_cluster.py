@@ -25,8 +25,8 @@ from bus.errors import BrokerUnavailableError, BusError
 from bus.publish import Delivery, Publisher
 from bus.subscribe import Subscriber
 from bus.testing import KafkaService, own_broker, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

@@ -32,8 +32,8 @@ from bus.testing import (
     read_to_end,
     wait_until,
 )
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import SYSTEM, TOPIC, izin, start_group_at_end
 
 pytestmark = pytest.mark.integration

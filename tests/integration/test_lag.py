@@ -7,75 +7,18 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import NewTopic
-from aiokafka.structs import OffsetAndMetadata
 
-from bus.broker import clients
 from bus.config import BusSettings
 from bus.lag import LagHistory, LagScanner, Status
 from bus.testing import wait_until
 from bus.testing.cli import first_documents, run_bus
+from bus.testing.topics import consume_and_commit, create_topic, produce
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 3
 PRODUCED = [7, 5, 4]  # N per partition
 CONSUMED = [3, 5, 1]  # M per partition
-
-
-async def create_topic(settings: BusSettings, name: str, partitions: int) -> None:
-    """A scratch topic."""
-    admin = clients.admin(settings)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        await admin.close()
-
-
-async def produce(settings: BusSettings, topic: str, counts: list[int]) -> None:
-    """`counts[p]` records into each partition `p`.
-
-    Each partition's last record is sent alone (send_and_wait): Tansu reports the high watermark
-    as the base offset of the last produce batch + 1, so a single-record last batch makes the end
-    offset exact (a documented broker quirk; Kafka is exact either way).
-    """
-    producer = clients.producer(settings)
-    await producer.start()
-    try:
-        for partition, count in enumerate(counts):
-            for i in range(count - 1):
-                await producer.send(topic, f"e{i}".encode(), partition=partition)
-            await producer.flush()
-            if count:
-                await producer.send_and_wait(topic, b"last", partition=partition)
-    finally:
-        await producer.stop()
-
-
-async def consume_and_commit(
-    settings: BusSettings, topic: str, group: str, counts: list[int]
-) -> None:
-    """Read `counts[p]` records from each partition `p` as `group`, then commit after them."""
-    consumer: AIOKafkaConsumer = clients.consumer(settings, group_id=group)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(len(counts))]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        offsets = {}
-        for tp, count in zip(tps, counts, strict=True):
-            if not count:
-                continue
-            read = []
-            while len(read) < count:
-                batch = await consumer.getmany(tp, timeout_ms=500, max_records=count - len(read))
-                read += batch.get(tp, [])
-            offsets[tp] = OffsetAndMetadata(read[-1].offset + 1, "")
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture

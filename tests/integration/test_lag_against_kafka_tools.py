@@ -16,8 +16,8 @@ from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.testing import KafkaService, start_group_at_end, wait_until
 from bus.testing.cli import run_bus
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from aiokafka.structs import OffsetAndMetadata
 from bus.broker import clients
 from bus.config import BusSettings
 from bus.lag import LagScanner
-from tests.integration.test_lag import create_topic
+from bus.testing.topics import create_topic
 
 pytestmark = pytest.mark.integration
 

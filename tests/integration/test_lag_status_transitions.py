@@ -24,7 +24,7 @@ from bus.lag import LagHistory, LagScanner, Status, StatusRules
 from bus.monitor import LagMonitor
 from bus.testing import KafkaService, wait_until
 from bus.testing.cli import first_documents, run_bus
-from tests.integration.test_lag import create_topic, produce
+from bus.testing.topics import create_topic, produce
 
 pytestmark = pytest.mark.integration
 

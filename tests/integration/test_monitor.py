@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -25,51 +23,14 @@ from bus.publish import Publisher
 from bus.reliability.naming import dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.monitor import monitor_server
+from bus.testing.subscribers import running
+from bus.testing.topics import consume_and_commit, create_topic, produce
 from schemas.dpmptsp import IzinTerbit
-from tests.conftest import running
-from tests.integration.test_lag import consume_and_commit, create_topic, produce
 
 pytestmark = pytest.mark.integration
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
-
-
-@contextlib.asynccontextmanager
-async def monitor_running(
-    settings: BusSettings, catalog: Catalog, groups: list[str], interval_s: float = 0.25
-) -> AsyncIterator[str]:
-    """`bus monitor` on a free port in this event loop; yields its base URL.
-
-    Dev mode (open on loopback) unless `settings` carry a token, which then guards every page.
-    """
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(
-        serve(
-            settings.model_copy(update={"monitor_open_on_loopback": True}),
-            catalog,
-            stop,
-            host="127.0.0.1",
-            port=port,
-            groups=groups,
-            interval_s=interval_s,
-        )
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    async def healthy() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{base}/healthz")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        await wait_until(healthy, timeout=20, message="monitor answers /healthz")
-        yield base
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
 
 
 async def dead_letter(
@@ -144,7 +105,7 @@ async def test_metrics_are_valid_prometheus_text_with_lag_status_dlq_and_sdk_cou
         delivery = await dpmptsp.publish(catalog.event_type(IZIN).example, event_type=IZIN)
         await wait_until(lambda: delivery.event_id in handled, message="the event was handled")
 
-    async with monitor_running(bus_settings, catalog, [group]) as base, httpx.AsyncClient() as http:
+    async with monitor_server(bus_settings, catalog, [group]) as base, httpx.AsyncClient() as http:
 
         async def scanned() -> bool:
             # A scan that saw the group, its dead letter, and the age of its oldest unconsumed
@@ -199,7 +160,7 @@ async def test_state_streams_live_over_server_sent_events(
     await consume_and_commit(bus_settings, topic, group, [1])
 
     async with (
-        monitor_running(bus_settings, catalog, [group]) as base,
+        monitor_server(bus_settings, catalog, [group]) as base,
         httpx.AsyncClient(timeout=20) as http,
         http.stream("GET", f"{base}/api/events") as stream,
     ):
@@ -227,7 +188,7 @@ async def test_state_streams_live_over_server_sent_events(
 async def test_dashboard_and_its_assets_are_served(
     bus_settings: BusSettings, catalog: Catalog
 ) -> None:
-    async with monitor_running(bus_settings, catalog, []) as base, httpx.AsyncClient() as http:
+    async with monitor_server(bus_settings, catalog, []) as base, httpx.AsyncClient() as http:
         page = await http.get(f"{base}/")
         script = await http.get(f"{base}/static/dashboard.js")
         style = await http.get(f"{base}/static/dashboard.css")
@@ -255,7 +216,7 @@ async def test_the_monitor_needs_its_token_and_answers_only_its_own_host_names(
         update={"monitor_token": SecretStr(TOKEN), "database_dsn": database}
     )
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    async with monitor_running(settings, catalog, [group]) as base, httpx.AsyncClient() as http:
+    async with monitor_server(settings, catalog, [group]) as base, httpx.AsyncClient() as http:
         port = base.rsplit(":", 1)[1]
         guarded = [
             "/",
@@ -348,7 +309,7 @@ async def _has_recent(
 async def test_without_a_token_the_monitor_is_read_only_and_replay_asks_for_a_sign_in(
     bus_settings: BusSettings, catalog: Catalog
 ) -> None:
-    async with monitor_running(bus_settings, catalog, []) as base, httpx.AsyncClient() as http:
+    async with monitor_server(bus_settings, catalog, []) as base, httpx.AsyncClient() as http:
         assert (await http.get(f"{base}/api/state")).json()["viewer"]["can_replay"] is False
         refused = await http.post(
             f"{base}/api/dead-letters/replay", json={"group": "g", "positions": ["bus.dlq.g:0:0"]}

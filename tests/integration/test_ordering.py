@@ -20,8 +20,8 @@ from bus.envelope import Envelope
 from bus.publish import Delivery, Publisher
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

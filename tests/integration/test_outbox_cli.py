@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,6 +14,7 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.outbox import add_event, ensure_schema
 from bus.testing import KafkaService, wait_until
+from bus.testing.cli import BUS
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +32,9 @@ async def test_bus_outbox_relay_process(
         "BUS_LOG_FORMAT": "json",
     }
     env.pop("BUS_DATABASE_DSN", None)
-    bus = Path(sys.executable).with_name("bus")
     # A long poll interval: only NOTIFY can make the relay pick rows up within the deadline.
     process = await asyncio.create_subprocess_exec(
-        str(bus), "outbox", "relay", "--dsn", database, "--system", "dpmptsp.sicantik",
+        BUS, "outbox", "relay", "--dsn", database, "--system", "dpmptsp.sicantik",
         "--poll-interval", "120", env=env, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

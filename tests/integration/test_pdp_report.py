@@ -40,10 +40,10 @@ from bus.publish import Publisher
 from bus.reliability import RetryPolicy
 from bus.subscribe import Subscriber
 from bus.testing import wait_until
+from bus.testing.cli import BUS
+from bus.testing.ingress import ingress_server, new_key
+from bus.testing.subscribers import running
 from schemas import PendudukPindah
-from tests.conftest import running
-from tests.integration.sink_world import BUS
-from tests.integration.test_ingress import ingress_server, new_key
 from tests.integration.test_personal_data_leaks import nik_of
 
 pytestmark = pytest.mark.integration

@@ -25,12 +25,12 @@ from bus.reliability import RetryPolicy, dlq_topic
 from bus.subscribe import Subscriber
 from bus.subscribe.adapter import AdapterOptions
 from bus.testing import wait_until
+from bus.testing.cli import bus_output
+from bus.testing.monitor import monitor_server
+from bus.testing.subscribers import running
 from bus.topics.observe import observe
 from bus.tracking import DeliveryState, PublishedEvent, trace_event
 from schemas import PendudukPindah
-from tests.conftest import running
-from tests.integration.test_dlq_cli import bus
-from tests.integration.test_monitor import monitor_running
 
 pytestmark = pytest.mark.integration
 
@@ -111,10 +111,10 @@ async def test_a_handler_error_quoting_a_nik_leaks_nowhere_and_replay_still_work
         assert "nama_lengkap" not in kept and "alamat_tujuan" not in kept
 
         # 2. `bus dlq list`, as an operator of another agency runs it.
-        listed = await bus(bus_settings, "dlq", "list", "--group", group, "--json")
+        listed = await bus_output(bus_settings, "dlq", "list", "--group", group, "--json")
         assert delivery.event_id in listed
         assert_clean(listed, nik, NAME, PHONE)
-        shown = await bus(
+        shown = await bus_output(
             bus_settings, "dlq", "show", delivery.event_id, "--group", group, "--json"
         )
         assert_clean(shown, nik, NAME, PHONE)
@@ -139,7 +139,7 @@ async def test_a_handler_error_quoting_a_nik_leaks_nowhere_and_replay_still_work
         assert_clean(json.dumps(report.to_dict()), nik, NAME, PHONE)
 
         # 4. The monitor's unauthenticated /api/state.
-        async with monitor_running(bus_settings, catalog, [group]) as base:
+        async with monitor_server(bus_settings, catalog, [group]) as base:
 
             async def dashboard_shows_it() -> bool:
                 async with httpx.AsyncClient() as http:

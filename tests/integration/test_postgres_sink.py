@@ -16,8 +16,8 @@ from bus.publish import Publisher
 from bus.subscribe import Subscriber
 from bus.subscribe.adapter import AdapterOptions
 from bus.testing import wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import IZIN, SYSTEM, TABLE, entities, izin, start_group_at_end
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from bus.catalog import Catalog, Delivery, load_catalog
 from bus.config import BusSettings
 from bus.testing import assert_problem, start_group_at_end, wait_until
-from tests.integration.test_ingress import ingress_server, new_key
+from bus.testing.ingress import ingress_server, new_key
 from tests.integration.webhook_world import IZIN, licence, publish
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,6 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from bus import testing
 from bus.broker import clients
 from bus.catalog import Catalog
 from bus.config import BusSettings
@@ -20,9 +19,9 @@ from bus.publish import Publisher
 from bus.publish.record import build_record
 from bus.reliability import Inbox, RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Duplicate, Subscriber
-from bus.testing import as_granted, wait_until
+from bus.testing import as_granted, record_counts, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.conftest import running
 from tests.integration.sink_world import (
     IZIN,
     SYSTEM,
@@ -34,14 +33,6 @@ from tests.integration.sink_world import (
 from tests.integration.test_postgres_sink import sink
 
 pytestmark = pytest.mark.integration
-
-
-async def end_offsets(settings: BusSettings, topics: list[str]) -> dict[str, int]:
-    """Sum of the end offsets of each topic (how many records it ever received)."""
-    totals: Counter[str] = Counter()
-    for tp, end in (await testing.end_offsets(settings, *topics)).items():
-        totals[tp.topic] += end
-    return {t: totals[t] for t in topics}
 
 
 async def test_poison_event_goes_to_dlq_and_the_partition_goes_on(
@@ -107,7 +98,7 @@ async def test_poison_event_goes_to_dlq_and_the_partition_goes_on(
     for name in ("dlq_first_failure_at", "dlq_last_failure_at"):
         assert headers[name].endswith(b"Z")
     # Straight to the DLQ: nothing went through the retry topic, nothing waited for it.
-    assert await end_offsets(settings, [retry_topic(group, 1)]) == {retry_topic(group, 1): 0}
+    assert await record_counts(settings, retry_topic(group, 1)) == {retry_topic(group, 1): 0}
     assert elapsed < 120
     async with asyncpg.create_pool(database) as pool:
         assert not await Inbox(pool, group).seen(poison.envelope.id)
@@ -196,8 +187,8 @@ async def test_transient_failure_is_applied_exactly_once(  # noqa: PLR0917 - fix
         # Each retry delivery tells the handler where the event was first published.
         assert {e.topic for e in handler.envelopes} == {TOPIC}
         assert len({e.id for e in handler.envelopes}) == 1
-        totals = await end_offsets(
-            bus_settings, [retry_topic(group, 1), retry_topic(group, 2), dlq_topic(group)]
+        totals = await record_counts(
+            bus_settings, retry_topic(group, 1), retry_topic(group, 2), dlq_topic(group)
         )
         assert totals == {retry_topic(group, 1): 1, retry_topic(group, 2): 1, dlq_topic(group): 0}
     else:

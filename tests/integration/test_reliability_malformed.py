@@ -3,8 +3,6 @@ subscriber goes on (it used to raise `KeyError` and crash-loop on every restart)
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bus.broker import clients
@@ -16,6 +14,7 @@ from bus.publish.record import build_record
 from bus.reliability import RetryPolicy, dlq_topic, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import end_offsets, read_to_end, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
 from tests.integration.sink_world import SYSTEM, izin, start_group_at_end
 
@@ -62,10 +61,7 @@ async def test_malformed_failure_headers_are_dead_lettered_and_the_subscriber_go
         name: build_record(event_type, system, izin(f"503/MAL/{unique}/{n}"))
         for n, name in enumerate(MALFORMED)
     }
-    await subscriber.start()
-    task = asyncio.create_task(subscriber.run())
-    try:
-        await asyncio.wait_for(subscriber.retries_assigned.wait(), 30)
+    async with running(subscriber, retries=True):
         producer = clients.producer(bus_settings)
         await producer.start()
         try:
@@ -84,10 +80,7 @@ async def test_malformed_failure_headers_are_dead_lettered_and_the_subscriber_go
             timeout=30,
             message="3 malformed records dead-lettered and the next event handled",
         )
-        assert not task.done(), "the subscriber stopped"
-    finally:
-        await subscriber.stop()
-        await asyncio.wait_for(task, 30)
+        # Leaving the block fails if the subscriber stopped (it used to crash-loop).
 
     assert handled == [after.event_id]
     dlq = dict.fromkeys(await end_offsets(bus_settings, dlq_topic(group)), 0)

@@ -46,8 +46,8 @@ from bus.publish import Publisher
 from bus.reliability.naming import dlq_topic
 from bus.subscribe import Subscriber
 from bus.testing import end_offsets, read_to_end, wait_until
+from bus.testing.subscribers import running
 from schemas import AsnMutasi, IzinTerbit, PkbDibayar
-from tests.conftest import running
 
 pytestmark = pytest.mark.integration
 

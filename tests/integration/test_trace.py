@@ -30,11 +30,12 @@ from bus.reliability.naming import dlq_topic, retry_consumer_group, retry_topic
 from bus.subscribe import Subscriber
 from bus.testing import assert_problem, start_group_at_end, wait_until
 from bus.testing.cli import run_bus
+from bus.testing.ingress import ingress_server, new_key
+from bus.testing.subscribers import running
+from bus.testing.topics import create_topic, produce
 from bus.tracing import trace_id_of
 from bus.tracking import DeliveryState, find_publication, locate, search_topics, trace_event
 from schemas.dpmptsp import IzinTerbit
-from tests.conftest import running
-from tests.integration.test_lag import create_topic, produce
 
 pytestmark = pytest.mark.integration
 
@@ -158,8 +159,6 @@ async def test_an_event_missing_from_the_publication_log_is_a_clear_error(databa
 async def test_the_ingress_serves_deliveries_to_the_publishing_system_only(
     bus_settings: BusSettings, catalog: Catalog, database: str, unique: str
 ) -> None:
-    from tests.integration.test_ingress import ingress_server, new_key
-
     _, publisher_token = await new_key(database, "dpmptsp.sicantik")
     _, other_token = await new_key(database, "bapenda.sipd")
     data = {**catalog.event_type(IZIN).example, "nomor_izin": f"503/TRACE/{unique}"}

@@ -23,8 +23,8 @@ from bus.monitor.snapshot import state_document
 from bus.monitor.watch import LagMonitor
 from bus.testing import start_group_at_end, wait_until
 from bus.testing.cli import run_bus
+from bus.testing.ingress import ingress_server, new_key
 from bus.tracking.attempts import attempt_summaries
-from tests.integration.test_ingress import ingress_server, new_key
 from tests.integration.webhook_world import (
     IZIN,
     Receiver,

@@ -33,6 +33,7 @@ from bus.publish.record import build_record
 from bus.subscribe import Subscriber
 from bus.subscribe.adapter import AdapterOptions
 from bus.testing import start_group_at_end, wait_until
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
 
 RECEIVERS = Path(__file__).resolve().parent.parent / "receivers"
@@ -219,14 +220,8 @@ async def running_webhook(
             **options,
         },
     )
-    async with webhook(adapter) as subscriber:
-        task = asyncio.create_task(subscriber.run())
-        await wait_until(subscriber.assigned.is_set, timeout=30, message="partitions assigned")
-        try:
-            yield subscriber
-        finally:
-            await subscriber.stop()
-            await asyncio.wait_for(task, 30)
+    async with webhook(adapter) as subscriber, running(subscriber):
+        yield subscriber
 
 
 def licence(nomor: str, revision: int) -> IzinTerbit:
