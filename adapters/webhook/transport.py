@@ -210,7 +210,10 @@ class PipelinedClient:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        addresses = list(await self._addresses()) if self._addresses else [self.host]
+        try:
+            addresses = list(await self._addresses()) if self._addresses else [self.host]
+        except OSError as exc:  # the name does not resolve now; it may later
+            raise ConnectError(str(exc)) from None
         error: BaseException | None = None
         for address in addresses or [self.host]:
             try:

@@ -241,3 +241,12 @@ async def test_an_answer_longer_than_the_limit_counts_and_closes_its_connection(
         assert (await client.post(b"1", {})).status == 200
         assert (await client.post(b"2", {})).status == 204
     assert server.connections == 2
+
+
+async def test_a_name_that_does_not_resolve_is_a_connect_error() -> None:
+    async def unresolved() -> list[str]:
+        raise OSError("cannot resolve the webhook endpoint hooks.example.invalid")
+
+    async with PipelinedClient("http://hooks.example.invalid/x", addresses=unresolved) as client:
+        with pytest.raises(ConnectError, match="cannot resolve"):
+            await client.post(b"x", {})
