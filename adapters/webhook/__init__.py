@@ -8,8 +8,9 @@ rate limit, retry horizon, allowed networks); its system's agreement decides whi
 sent. Attempts are logged in the bus's database (`--dsn`, else `BUS_DATABASE_DSN`).
 
 Adapter options (`--option KEY=VALUE`): any `WebhookSettings` field (`read_timeout_s`,
-`connect_timeout_s`, `first_retry_s`, `circuit_threshold`, `circuit_cooldown_s`, …), and
-`enable=true` to re-enable an endpoint a 410 disabled. See docs/adapters.md.
+`connect_timeout_s`, `first_retry_s`, `circuit_threshold`, `circuit_cooldown_s`,
+`key_concurrency`, `max_connections`, `pipeline_depth`, …), and `enable=true` to re-enable an
+endpoint a 410 disabled. See docs/adapters.md.
 """
 
 from __future__ import annotations
