@@ -32,10 +32,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.webhook import request
 from adapters.webhook.breaker import Circuit, CircuitBreaker
-from adapters.webhook.destination import DestinationGuard
+from adapters.webhook.destination import DestinationGuard, RefusedDestinationError
 from adapters.webhook.health import EndpointHealth
 from adapters.webhook.signing import Signer
-from adapters.webhook.transport import PipelinedClient, ReadTimeoutError, TransportError
+from adapters.webhook.transport import (
+    PipelinedClient,
+    ReadTimeoutError,
+    TransportError,
+    UnsendableRequestError,
+)
 from bus.catalog import Delivery
 from bus.envelope import Envelope
 from bus.errors import BusError, PermanentError, RetryLaterError
@@ -126,6 +131,7 @@ class WebhookDelivery:
         )
         self.disabled: str | None = None
         self._pace = _Pace(delivery.rate_limit_per_s)
+        self._longest_wait = policy.delay_of(policy.stages)
 
     async def start(self, *, enable: bool = False) -> None:
         """Create the log tables, check the destination, refuse to start on a disabled one."""
@@ -225,9 +231,15 @@ class WebhookDelivery:
             response = await self.client.post(body, headers)
             status = response.status
             # The receiver's own words, kept in the attempt log and shown by `bus trace`:
-            # bounded, and masked where they look like a NIK or an e-mail address.
-            outcome = redact_text(response.reason[:_REASON_CHARS]) or str(status)
-            retry_after = _retry_after(response.retry_after, at)
+            # masked where they look like a NIK or an e-mail address, then bounded (cut
+            # first, a number or address could lose the shape the mask recognises).
+            outcome = redact_text(response.reason)[:_REASON_CHARS] or str(status)
+            # A receiver cannot hold its events back longer than the last retry stage waits.
+            retry_after = _retry_after(response.retry_after, at, self._longest_wait)
+        except (UnsendableRequestError, RefusedDestinationError) as exc:
+            # Nothing was sent, and sending again cannot help: the dead-letter topic.
+            await self._note(position, number - 1, at, str(exc), stage=stage, dead=True)
+            raise PermanentError(str(exc)) from None
         except ReadTimeoutError as exc:
             error_class = type(exc).__name__
             outcome = f"timeout ({error_class})"
@@ -333,15 +345,16 @@ def _s(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), or None."""
+def _retry_after(value: str | None, now: datetime, longest: float) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), at most `longest`;
+    None when there is none or it cannot be read."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # `str.isdigit` alone takes "²" too
+        return min(float(value), longest)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return min(max(0.0, (when - now).total_seconds()), longest)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, (when - now).total_seconds())

@@ -32,6 +32,7 @@ ingress's) reads responses here for a fraction of that.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -48,10 +49,21 @@ __all__ = [
     "PipelinedClient",
     "ReadTimeoutError",
     "TransportError",
+    "UnsendableRequestError",
 ]
 
 #: An answer's body is read and dropped; a larger one than this closes the connection.
 MAX_BODY_BYTES = 1 << 20
+#: An answer's status line and headers larger than this close the connection.
+MAX_HEAD_BYTES = 64 << 10
+#: Of a reason phrase, this much is kept.
+MAX_REASON_CHARS = 1024
+#: A keep-alive connection idle this long is closed rather than reused: servers (Apache's
+#: KeepAliveTimeout is 5 s) and NATs drop idle connections, often without a word.
+IDLE_S = 4.0
+#: Headers the client writes itself; a caller's own would make a different request.
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class TransportError(Exception):
@@ -68,6 +80,11 @@ class ReadTimeoutError(TransportError):
 
 class ConnectionClosedError(TransportError):
     """The connection closed before the answer to this request began."""
+
+
+class UnsendableRequestError(ValueError):
+    """A header cannot be written as HTTP/1.1 (a line break, NUL, non-ASCII, or one the
+    client writes itself): sending it again cannot help."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +110,7 @@ class PipelinedClient:
         depth: int = 1,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 15.0,
+        idle_s: float = IDLE_S,
         addresses: AddressSource | None = None,
         ssl_context: ssl.SSLContext | None = None,
         user_agent: str = "opd-bus-webhook/1",
@@ -109,6 +127,7 @@ class PipelinedClient:
         self.depth = depth
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
+        self.idle_s = idle_s
         self._addresses = addresses
         self._ssl = (ssl_context or ssl.create_default_context()) if self.tls else None
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -123,7 +142,9 @@ class PipelinedClient:
         self.deepest = 1
         self._open: list[_Connection] = []
         self._connecting = 0
-        self._slot = asyncio.Condition()
+        # Callers waiting for room, first come first served; one is woken per slot that frees
+        # up. The bookkeeping around them is synchronous, so a cancelled caller leaks nothing.
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
 
     async def post(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
@@ -139,15 +160,17 @@ class PipelinedClient:
                 if attempt == 2:
                     raise
             finally:
-                await self._released()
+                self._wake()
         raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
-        """Close every connection; requests in flight fail with `ConnectionClosedError`."""
+        """Close every connection; requests in flight and callers waiting get an error."""
         self._closed = True
         for connection in self._open:
             connection.close()
         self._open.clear()
+        while self._waiters:
+            self._wake()
 
     async def __aenter__(self) -> PipelinedClient:
         return self
@@ -158,55 +181,96 @@ class PipelinedClient:
     def _request(self, body: bytes, headers: Mapping[str, str]) -> bytes:
         lines = [self._head, b"content-length: %d\r\n" % len(body)]
         for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise ValueError(f"header {name!r} holds a line break")
+            if name.lower() in _OWN_HEADERS:
+                raise UnsendableRequestError(f"header {name!r} is the client's own to write")
+            if _CONTROL.search(name) or any(c in value for c in "\r\n\x00"):
+                raise UnsendableRequestError(f"header {name!r} holds a line break or NUL")
             try:
                 lines.append(f"{name}: {value}\r\n".encode("ascii"))
             except UnicodeEncodeError:
-                raise ValueError(f"header {name!r} is not ASCII") from None
+                raise UnsendableRequestError(f"header {name!r} is not ASCII") from None
         lines.append(b"\r\n")
         lines.append(body)
         return b"".join(lines)
 
     async def _connection(self) -> _Connection:
         """A connection with room for one more request: idle first, then new, then pipelined."""
-        async with self._slot:
-            while True:
-                if self._closed:
-                    raise ConnectionClosedError("the webhook client was closed")
-                self._open = [c for c in self._open if c.usable]
-                idle = next((c for c in self._open if c.in_flight == 0), None)
-                if idle is not None:
-                    idle.in_flight += 1
-                    return idle
-                if len(self._open) + self._connecting < self.connections:
-                    self._connecting += 1
-                    break
-                # Pipelined only behind an answer that promised to keep the connection open.
-                proven = [c for c in self._open if c.kept_alive and c.in_flight < self.depth]
-                if proven:
-                    best = min(proven, key=lambda c: c.in_flight)
-                    best.in_flight += 1
-                    self.deepest = max(self.deepest, best.in_flight)
-                    return best
-                await self._slot.wait()
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._closed:
+                raise ConnectionClosedError("the webhook client was closed")
+            self._prune(loop.time())
+            if (connection := self._take()) is not None:
+                if self._waiters and self._has_room():
+                    self._wake()  # more room than this caller needed: pass it on
+                return connection
+            if len(self._open) + self._connecting < self.connections:
+                return await self._open_connection()
+            room: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(room)
+            try:
+                await room
+            except BaseException:
+                if not room.done():
+                    self._waiters.remove(room)
+                elif not room.cancelled():
+                    self._wake()  # woken, then cancelled: the room goes to the next one
+                raise
+
+    def _take(self) -> _Connection | None:
+        """An idle connection, else one proven to keep alive with room in its pipeline."""
+        idle = next((c for c in self._open if c.in_flight == 0), None)
+        if idle is not None:
+            idle.in_flight += 1
+            return idle
+        # Pipelined only behind an answer that promised to keep the connection open.
+        proven = [c for c in self._open if c.kept_alive and c.in_flight < self.depth]
+        if not proven:
+            return None
+        best = min(proven, key=lambda c: c.in_flight)
+        best.in_flight += 1
+        self.deepest = max(self.deepest, best.in_flight)
+        return best
+
+    def _has_room(self) -> bool:
+        if len(self._open) + self._connecting < self.connections:
+            return True
+        return any(
+            c.usable and (c.in_flight == 0 or (c.kept_alive and c.in_flight < self.depth))
+            for c in self._open
+        )
+
+    async def _open_connection(self) -> _Connection:
+        self._connecting += 1
         try:
             connection = await self._connect()
-        except BaseException:
-            async with self._slot:
-                self._connecting -= 1
-                self._slot.notify()
-            raise
-        async with self._slot:
+        finally:
             self._connecting -= 1
-            connection.in_flight += 1
-            self._open.append(connection)
-            self._slot.notify_all()  # those waiting may now pipeline on it
+            self._wake()  # room for another connection, or one to pipeline on
+        if self._closed:
+            connection.close()
+            raise ConnectionClosedError("the webhook client was closed")
+        connection.in_flight += 1
+        self._open.append(connection)
         return connection
 
-    async def _released(self) -> None:
-        async with self._slot:
-            self._slot.notify()
+    def _prune(self, now: float) -> None:
+        """Forget closed connections; close those idle longer than `idle_s`."""
+        kept = []
+        for connection in self._open:
+            if connection.usable and connection.idle_for(now) > self.idle_s:
+                connection.close()
+            if connection.usable:
+                kept.append(connection)
+        self._open = kept
+
+    def _wake(self) -> None:
+        """Let the first caller still waiting look for room again."""
+        while self._waiters:
+            room = self._waiters.popleft()
+            if not room.done():
+                room.set_result(None)
+                return
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -245,6 +309,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, read_timeout_s: float) -> None:
         self.in_flight = 0
+        self._idle_since = asyncio.get_running_loop().time()
         #: True once an answer came back without `Connection: close` (HTTP/1.1 keep-alive).
         self.kept_alive = False
         self._read_timeout_s = read_timeout_s
@@ -256,6 +321,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._reason = b""
         self._retry_after: str | None = None
+        self._head = 0
         self._body = 0
         self._status = 0
         self._answering = False
@@ -268,17 +334,18 @@ class _Connection(asyncio.Protocol):
         """True while new requests may be written here."""
         return self._transport is not None and self._reusable
 
+    def idle_for(self, now: float) -> float:
+        """Seconds since the last request here was answered (0 while one is in flight)."""
+        return 0.0 if self.in_flight or self._waiting else now - self._idle_since
+
     async def send(self, request: bytes) -> HttpResponse:
         """Write `request` and wait for its answer (after those of earlier requests)."""
+        answer: asyncio.Future[HttpResponse | TransportError] | None = None
         try:
-            if not self.usable:
-                raise ConnectionClosedError("the connection closed")
             await self._writable.wait()
-            if self._transport is None:
+            if self._transport is None or not self._reusable:
                 raise ConnectionClosedError("the connection closed")
-            answer: asyncio.Future[HttpResponse | TransportError] = (
-                asyncio.get_running_loop().create_future()
-            )
+            answer = asyncio.get_running_loop().create_future()
             self._waiting.append(answer)
             self._transport.write(request)
             if len(self._waiting) == 1:
@@ -287,8 +354,15 @@ class _Connection(asyncio.Protocol):
             if isinstance(outcome, TransportError):
                 raise outcome
             return outcome
+        except asyncio.CancelledError:
+            if answer is not None and not answer.done():
+                # Its answer is still owed: the connection is not idle, so take no more here.
+                self._reusable = False
+            raise
         finally:
             self.in_flight -= 1
+            if not self.in_flight:
+                self._idle_since = asyncio.get_running_loop().time()
 
     def close(self) -> None:
         """Close the connection; waiting requests fail."""
@@ -301,8 +375,15 @@ class _Connection(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self._answering and not self._status:
+            self._head += len(data)
+            if self._head > MAX_HEAD_BYTES:
+                self._fail(TransportError("the answer's headers are too long"))
+                return
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(TransportError("the server switched protocols"))
         except httptools.HttpParserError as exc:
             self._fail(TransportError(f"unreadable answer: {exc}"))
 
@@ -327,11 +408,13 @@ class _Connection(asyncio.Protocol):
         self._answering = True
         self._reason = b""
         self._retry_after = None
+        self._head = 0
         self._body = 0
         self._status = 0
 
     def on_status(self, reason: bytes) -> None:
-        self._reason += reason
+        if len(self._reason) < MAX_REASON_CHARS:
+            self._reason += reason[:MAX_REASON_CHARS]
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() == b"retry-after":
@@ -363,8 +446,9 @@ class _Connection(asyncio.Protocol):
         if self._waiting:
             answer = self._waiting.popleft()
             if not answer.done():
-                reason = self._reason.decode("latin-1").strip()
-                answer.set_result(HttpResponse(self._status, reason, self._retry_after))
+                # Foreign text bound for logs and terminals: no control characters.
+                reason = _CONTROL.sub(" ", self._reason[:MAX_REASON_CHARS].decode("latin-1"))
+                answer.set_result(HttpResponse(self._status, reason.strip(), self._retry_after))
             self._arm()
 
     def _arm(self) -> None:
@@ -397,5 +481,8 @@ class _Connection(asyncio.Protocol):
             answer = self._waiting.popleft()
             if not answer.done():
                 answer.set_result(type(error)(*error.args))
+        self._writable.set()  # a request waiting to write finds the connection unusable
         if self._transport is not None:
-            self._transport.close()
+            # abort(), not close(): close() waits for a peer that stopped reading to take
+            # the rest of the write buffer, and nothing here would ever end.
+            self._transport.abort()

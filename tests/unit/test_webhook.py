@@ -148,12 +148,18 @@ def test_retry_topics_grow_and_the_last_repeats_until_the_horizon() -> None:
     assert policy.stage_for(10**6, at_least=1) == 6
 
 
-def test_retry_after_in_seconds_or_as_a_date() -> None:
+def test_retry_after_in_seconds_or_as_a_date_never_longer_than_the_last_stage() -> None:
     now = datetime(2026, 12, 2, 2, 0, 0, tzinfo=UTC)
-    assert _retry_after("120", now) == 120.0
-    assert _retry_after("Wed, 02 Dec 2026 02:00:30 GMT", now) == 30.0
-    assert _retry_after("soon", now) is None
-    assert _retry_after(None, now) is None
+    longest = 4 * 3600.0
+    assert _retry_after("120", now, longest) == 120.0
+    assert _retry_after("Wed, 02 Dec 2026 02:00:30 GMT", now, longest) == 30.0
+    # A receiver asking for a year, or for more seconds than a float holds, gets the last stage.
+    assert _retry_after("31536000", now, longest) == longest
+    assert _retry_after("9" * 400, now, longest) == longest
+    assert _retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now, longest) == longest
+    # Unreadable answers are no Retry-After at all, never an error.
+    for value in ("soon", "\u00b2", "-5", "1e9", "Mon, 99 Foo 2026 99:99:99 GMT", None):
+        assert _retry_after(value, now, longest) is None
 
 
 def _with(delivery: Delivery) -> Catalog:
