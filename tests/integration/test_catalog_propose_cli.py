@@ -18,7 +18,7 @@ PINDAH = "id.go.riau.disdukcapil.penduduk.pindah"
 COPY = "id.go.riau.dinsos.warga.pindah"
 
 # Dinas Sosial publishes its own copy of residents' moves, under its own field names: the first
-# row of the unit tests' table of renamed copies, in a catalog module as a pull request has it.
+# row of the overlap table's renamed copies, in a catalog module as a pull request has it.
 RENAMED_COPY = f"""
 import sys
 
@@ -26,7 +26,7 @@ sys.path.insert(0, {str(ROOT)!r})
 
 import schemas
 from bus.catalog import Catalog, System
-from tests.unit.test_overlap_table import WargaPindahDinsos
+from tests.overlap_table import WargaPindahDinsos
 
 catalog = Catalog(
     systems=[*schemas.catalog.systems, System(id="dinsos.siks", opd="Dinas Sosial", name="SIKS")],
