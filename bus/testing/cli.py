@@ -1,7 +1,10 @@
-"""Running the `bus` command as an operator does, from async tests, against the test services.
+"""Running the `bus` command as an operator does, from async tests, against the test services;
+and `bus catalog` as CI runs it, against a proposed catalog module.
 
 result = await run_bus(settings, "trace", event_id, "--json")
 assert result.returncode == 0, result.stderr
+
+checked = bus_catalog("check", "--json", module="proposed_catalog", path=tmp_path)
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +21,15 @@ from typing import Any
 from bus.config import BusSettings
 from bus.testing.services import settings_environment
 
-__all__ = ["BUS", "CliResult", "bus_environment", "bus_output", "first_documents", "run_bus"]
+__all__ = [
+    "BUS",
+    "CliResult",
+    "bus_catalog",
+    "bus_environment",
+    "bus_output",
+    "first_documents",
+    "run_bus",
+]
 
 #: The `bus` executable of the running interpreter's environment.
 BUS = str(Path(sys.executable).with_name("bus"))
@@ -104,3 +116,19 @@ async def first_documents(
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout_s)
     return documents
+
+
+def bus_catalog(*args: str, module: str | None = None, path: Path | None = None) -> CliResult:
+    """Run `bus catalog *args` to its end, on catalog `module` (importable from `path`).
+
+    Synchronous and without the test services: the catalog commands need no broker, as in CI.
+    """
+    env = {**os.environ, "BUS_LOG_FORMAT": "console", "COLUMNS": "200"}
+    if module is not None:
+        env["BUS_CATALOG_MODULE"] = module
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [BUS, "catalog", *args], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)

@@ -1,4 +1,5 @@
-"""What the reliability and sink tests share: events, a group starting "now", sink processes.
+"""What the reliability and sink tests share: events, a group starting "now", the sink in this
+process and in its own.
 
 Every test uses its own consumer group and its own database, and names its entities with a
 unique prefix; tables are counted by that prefix, so events other tests published on the same
@@ -7,9 +8,11 @@ topic in the same session never change a test's numbers.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,15 @@ from typing import Any
 import asyncpg
 from aiokafka import TopicPartition
 
+from adapters.postgres_sink import postgres_sink
 from bus import testing
 from bus.broker import clients
+from bus.catalog import Catalog
 from bus.config import BusSettings
+from bus.subscribe import Subscriber
+from bus.subscribe.adapter import AdapterOptions
 from bus.testing.cli import BUS, bus_environment
+from bus.testing.subscribers import running
 from schemas import IzinTerbit
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
@@ -44,6 +52,23 @@ async def start_group_at_end(
 ) -> dict[TopicPartition, int]:
     """Commit, for `group`, the end offset of each partition of `topic`; returns them."""
     return await testing.start_group_at_end(settings, group, [topic])
+
+
+@contextlib.asynccontextmanager
+async def sink(
+    settings: BusSettings, catalog: Catalog, group: str, dsn: str
+) -> AsyncIterator[Subscriber]:
+    """The postgres-sink adapter running in this process."""
+    options = AdapterOptions(
+        event_type=catalog.event_type(IZIN),
+        group=group,
+        settings=settings,
+        catalog=catalog,
+        system=SYSTEM,
+        dsn=dsn,
+    )
+    async with postgres_sink(options) as subscriber, running(subscriber):
+        yield subscriber
 
 
 async def entities(dsn: str, prefix: str) -> int:

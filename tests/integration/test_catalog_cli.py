@@ -1,42 +1,22 @@
 """`bus catalog check | lock | asyncapi` as CI and the GCIO run them: the real console script.
 
 Each proposed catalog is a small module written to a temporary directory and named with
-`BUS_CATALOG_MODULE`, exactly as an OPD's pull request would change `schemas/`.
+`BUS_CATALOG_MODULE`, exactly as an OPD's pull request would change `schemas/`
+(`tests/integration/catalog_world.py`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from bus.testing.cli import BUS
+from bus.testing.cli import bus_catalog
+from tests.integration.catalog_world import IZIN, SHIPPED_LOCK, proposal
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_LOCK = ROOT / "schemas" / "catalog.lock.json"
-IZIN = "id.go.riau.dpmptsp.izin.terbit"
-
-# The shipped catalog with IzinTerbit replaced by the class defined above this footer.
-_FOOTER = """
-import schemas
-from bus.catalog import Catalog
-
-catalog = Catalog(
-    systems=schemas.catalog.systems,
-    event_types=[
-        IzinTerbit if et.data is schemas.IzinTerbit else et.data
-        for et in schemas.catalog.event_types
-    ],
-    subscriptions=schemas.catalog.subscriptions,
-)
-"""
 
 # An optional field added: BACKWARD compatible for a closed model.
 COMPATIBLE = '''
@@ -115,44 +95,22 @@ catalog = Catalog(
 """
 
 
-def bus(
-    *args: str, module: str | None = None, path: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BUS_LOG_FORMAT": "console", "COLUMNS": "200"}
-    if module is not None:
-        env["BUS_CATALOG_MODULE"] = module
-    if path is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [BUS, "catalog", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
-
-
-def proposal(tmp_path: Path, name: str, source: str, *, footer: bool = True) -> str:
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source) + (_FOOTER if footer else ""))
-    return name
-
-
 def test_the_shipped_catalog_passes_as_ci_runs_it() -> None:
-    result = bus("check")
+    result = bus_catalog("check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "catalog OK" in result.stdout
     assert "7 event types" in result.stdout
 
-    result = bus("check", "--json")
+    result = bus_catalog("check", "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout) == {"ok": True, "errors": [], "warnings": []}
 
 
 def test_a_breaking_change_fails_with_type_path_and_reason(tmp_path: Path) -> None:
     module = proposal(tmp_path, "breaking_catalog", BREAKING)
-    result = bus("check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    result = bus_catalog(
+        "check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is False
@@ -162,7 +120,7 @@ def test_a_breaking_change_fails_with_type_path_and_reason(tmp_path: Path) -> No
     assert "'berlaku_sampai' removed" in error["message"]
     assert set(error) == {"event_type", "path", "rule", "message"}
 
-    readable = bus("check", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    readable = bus_catalog("check", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
     assert readable.returncode == 1
     assert "error" in readable.stdout
     assert f"{IZIN} $.berlaku_sampai" in readable.stdout
@@ -171,7 +129,9 @@ def test_a_breaking_change_fails_with_type_path_and_reason(tmp_path: Path) -> No
 
 def test_an_inconsistent_catalog_is_reported_not_raised(tmp_path: Path) -> None:
     module = proposal(tmp_path, "inconsistent_catalog", INCONSISTENT, footer=False)
-    result = bus("check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    result = bus_catalog(
+        "check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path
+    )
     assert result.returncode == 1
     [error] = json.loads(result.stdout)["errors"]
     assert error["rule"] == "catalog-inconsistent"
@@ -184,25 +144,25 @@ def test_lock_records_an_approved_compatible_change(tmp_path: Path) -> None:
     lock = tmp_path / "catalog.lock.json"  # the default: next to the catalog module
     shutil.copy(SHIPPED_LOCK, lock)
 
-    result = bus("check", "--json", module=module, path=tmp_path)
+    result = bus_catalog("check", "--json", module=module, path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True
     assert [(w["event_type"], w["rule"]) for w in report["warnings"]] == [
         (IZIN, "not-approved-revision")
     ]
-    assert bus("check", "--strict", module=module, path=tmp_path).returncode == 1
+    assert bus_catalog("check", "--strict", module=module, path=tmp_path).returncode == 1
 
-    result = bus("lock", module=module, path=tmp_path)
+    result = bus_catalog("lock", module=module, path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     revisions = json.loads(lock.read_text())["event_types"][IZIN]["v1"]["revisions"]
     assert [r["revision"] for r in revisions] == [1, 2]
     assert "catatan" in revisions[1]["schema"]["properties"]
     assert "catatan" not in revisions[0]["schema"]["properties"]
 
-    after = bus("check", "--json", module=module, path=tmp_path)
+    after = bus_catalog("check", "--json", module=module, path=tmp_path)
     assert json.loads(after.stdout) == {"ok": True, "errors": [], "warnings": []}
-    again = bus("lock", module=module, path=tmp_path)
+    again = bus_catalog("lock", module=module, path=tmp_path)
     assert again.returncode == 0
     assert "already up to date" in again.stdout
 
@@ -213,41 +173,41 @@ def test_lock_refuses_a_failing_catalog_unless_forced(tmp_path: Path) -> None:
     shutil.copy(SHIPPED_LOCK, lock)
     before = lock.read_bytes()
 
-    refused = bus("lock", module=module, path=tmp_path)
+    refused = bus_catalog("lock", module=module, path=tmp_path)
     assert refused.returncode == 1
     assert "refusing to lock" in refused.stderr
     assert lock.read_bytes() == before
 
-    forced = bus("lock", "--force", module=module, path=tmp_path)
+    forced = bus_catalog("lock", "--force", module=module, path=tmp_path)
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "forced" in forced.stdout
     revisions = json.loads(lock.read_text())["event_types"][IZIN]["v1"]["revisions"]
     assert revisions[-1]["baseline"] is True
-    assert bus("check", module=module, path=tmp_path).returncode == 0
+    assert bus_catalog("check", module=module, path=tmp_path).returncode == 0
 
 
 def test_the_committed_lock_is_what_lock_would_write(tmp_path: Path) -> None:
     lock = tmp_path / "catalog.lock.json"
     shutil.copy(SHIPPED_LOCK, lock)
-    result = bus("lock", "--lock", str(lock))
+    result = bus_catalog("lock", "--lock", str(lock))
     assert result.returncode == 0
     assert "already up to date" in result.stdout, "run `bus catalog lock` and commit the result"
 
 
 def test_asyncapi_to_stdout_and_to_a_file(tmp_path: Path) -> None:
-    printed = bus("asyncapi")
+    printed = bus_catalog("asyncapi")
     assert printed.returncode == 0, printed.stderr
     document = json.loads(printed.stdout)
     assert document["asyncapi"] == "3.0.0"
     assert len(document["channels"]) == 7
 
     output = tmp_path / "asyncapi.json"
-    written = bus("asyncapi", "--output", str(output))
+    written = bus_catalog("asyncapi", "--output", str(output))
     assert written.returncode == 0
     assert json.loads(output.read_text()) == document
 
 
 def test_list_still_lists() -> None:
-    result = bus("list", "--json")
+    result = bus_catalog("list", "--json")
     assert result.returncode == 0
     assert len(json.loads(result.stdout)["event_types"]) == 7

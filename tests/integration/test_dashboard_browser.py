@@ -30,10 +30,9 @@ from bus.testing.ingress import ingress_server, new_key
 from bus.testing.monitor import monitor_server
 from bus.testing.offsets import start_group_at_end
 from bus.testing.services import KafkaService
-from bus.testing.topics import consume_and_commit, create_topic, produce
+from bus.testing.topics import consume_and_commit, create_topic, dead_letter, produce
 from bus.tracking import webhook_endpoints
-from tests.integration.test_ingress import IZIN
-from tests.integration.test_monitor import dead_letter
+from tests.integration.ingress_world import IZIN
 
 pytestmark = pytest.mark.integration
 

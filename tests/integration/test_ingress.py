@@ -22,15 +22,9 @@ from bus.config import BusSettings
 from bus.ingress.keys import revoke_key
 from bus.testing import KafkaService, assert_problem, own_broker, wait_until
 from bus.testing.ingress import ingress_server, new_key
+from tests.integration.ingress_world import IZIN, TOPIC, izin
 
 pytestmark = pytest.mark.integration
-
-IZIN = "id.go.riau.dpmptsp.izin.terbit"
-TOPIC = "dpmptsp.izin.terbit.v1"
-
-
-def izin(catalog: Catalog, key: str, **changes: Any) -> dict[str, Any]:
-    return {**catalog.event_type(IZIN).example, "nomor_izin": key, **changes}
 
 
 async def records_with_ids(

@@ -8,7 +8,7 @@ import pytest
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.testing.ingress import ingress_process, new_key
-from tests.integration.test_ingress import IZIN
+from tests.integration.ingress_world import IZIN
 
 pytestmark = pytest.mark.integration
 

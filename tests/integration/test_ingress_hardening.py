@@ -21,7 +21,7 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.testing import assert_problem
 from bus.testing.ingress import ingress_process, ingress_server, new_key
-from tests.integration.test_ingress import IZIN, izin
+from tests.integration.ingress_world import IZIN, izin
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.testing import end_offsets, read_to_end, wait_until
 from bus.testing.ingress import ingress_server, new_key
-from tests.integration.test_ingress import IZIN, TOPIC, izin
+from tests.integration.ingress_world import IZIN, TOPIC, izin
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -12,7 +11,6 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from bus.broker import clients
 from bus.broker.embedded import free_port
 from bus.catalog import Catalog
 from bus.config import BusSettings
@@ -25,42 +23,12 @@ from bus.subscribe import Subscriber
 from bus.testing import wait_until
 from bus.testing.monitor import monitor_server
 from bus.testing.subscribers import running
-from bus.testing.topics import consume_and_commit, create_topic, produce
+from bus.testing.topics import consume_and_commit, create_topic, dead_letter, produce
 from schemas.dpmptsp import IzinTerbit
 
 pytestmark = pytest.mark.integration
 
 IZIN = "id.go.riau.dpmptsp.izin.terbit"
-
-
-async def dead_letter(
-    settings: BusSettings,
-    group: str,
-    event_id: str,
-    topic: str,
-    error_message: str = "target database refused the connection",
-) -> None:
-    """A dead letter as the reliability path writes it: original headers plus `dlq_*`."""
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    envelope = Envelope.new(source="/riau/dpmptsp/sicantik", type=IZIN, id=event_id)
-    headers = [
-        *envelope.to_headers(),
-        ("dlq_original_topic", topic.encode()),
-        ("dlq_original_partition", b"0"),
-        ("dlq_original_offset", b"0"),
-        ("dlq_group", group.encode()),
-        ("dlq_error_class", b"ConnectionRefusedError"),
-        ("dlq_error_message", error_message.encode()),
-        ("dlq_attempts", b"4"),
-        ("dlq_first_failure_at", now.encode()),
-        ("dlq_last_failure_at", now.encode()),
-    ]
-    producer = clients.producer(settings)
-    await producer.start()
-    try:
-        await producer.send_and_wait(f"bus.dlq.{group}", b"{}", key=b"k", headers=headers)
-    finally:
-        await producer.stop()
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -42,9 +42,9 @@ from bus.subscribe import Subscriber
 from bus.testing import wait_until
 from bus.testing.cli import BUS
 from bus.testing.ingress import ingress_server, new_key
+from bus.testing.personal_data import nik_of
 from bus.testing.subscribers import running
 from schemas import PendudukPindah
-from tests.integration.test_personal_data_leaks import nik_of
 
 pytestmark = pytest.mark.integration
 

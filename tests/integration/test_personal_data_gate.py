@@ -16,7 +16,8 @@ import pytest
 import schemas.types  # noqa: F401 - declares the semantic types
 from bus.catalog.meaning import meaning_named
 from bus.governance.personal_data import personal_data_reason
-from tests.integration.test_catalog_cli import IZIN, SHIPPED_LOCK, bus, proposal
+from bus.testing.cli import bus_catalog
+from tests.integration.catalog_world import IZIN, SHIPPED_LOCK, proposal
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,9 @@ class IzinTerbit(
 def test_the_unmarked_nik_pemohon_of_the_issue_fails_the_gate(tmp_path: Path) -> None:
     field = 'nik_pemohon: str = Field(default="1471021205900003", pattern=r"^\\d{16}$")'
     module = proposal(tmp_path, "nik_catalog", _NEW_FIELD.format(field=field))
-    result = bus("check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    result = bus_catalog(
+        "check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     [error] = json.loads(result.stdout)["errors"]
     assert (error["event_type"], error["path"], error["rule"]) == (
@@ -54,7 +57,7 @@ def test_the_unmarked_nik_pemohon_of_the_issue_fails_the_gate(tmp_path: Path) ->
     assert "nik_pemohon: ... = personal(...)" in error["message"]
     assert "bus catalog waive-personal" in error["message"]
 
-    readable = bus("check", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    readable = bus_catalog("check", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
     assert readable.returncode == 1
     assert f"{IZIN} $.nik_pemohon" in readable.stdout
 
@@ -65,7 +68,9 @@ def test_marked_personal_the_same_field_passes(tmp_path: Path) -> None:
         "from pydantic import Field", "from bus.catalog import personal"
     )
     module = proposal(tmp_path, "marked_catalog", source)
-    result = bus("check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path)
+    result = bus_catalog(
+        "check", "--json", "--lock", str(SHIPPED_LOCK), module=module, path=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -74,10 +79,10 @@ def test_a_reviewed_waiver_is_recorded_in_the_lock_file(tmp_path: Path) -> None:
     module = proposal(tmp_path, "waived_catalog", _NEW_FIELD.format(field=field))
     lock = tmp_path / "catalog.lock.json"
     shutil.copy(SHIPPED_LOCK, lock)
-    assert bus("check", module=module, path=tmp_path).returncode == 1
+    assert bus_catalog("check", module=module, path=tmp_path).returncode == 1
 
     reason = "The office's service mailbox, the same in every event; no person's address."
-    waived = bus(
+    waived = bus_catalog(
         "waive-personal",
         IZIN,
         "email_layanan",
@@ -92,7 +97,7 @@ def test_a_reviewed_waiver_is_recorded_in_the_lock_file(tmp_path: Path) -> None:
     stored = json.loads(lock.read_text())["personal_data_waivers"][IZIN]["email_layanan"]
     assert stored["reason"] == reason and stored["approver"] == "GCIO review 2026-12-02"
     assert stored["approved_on"]  # the day it was recorded
-    result = bus("check", "--json", module=module, path=tmp_path)
+    result = bus_catalog("check", "--json", module=module, path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -27,6 +27,7 @@ from bus.subscribe.adapter import AdapterOptions
 from bus.testing import wait_until
 from bus.testing.cli import bus_output
 from bus.testing.monitor import monitor_server
+from bus.testing.personal_data import nik_of
 from bus.testing.subscribers import running
 from bus.topics.observe import observe
 from bus.tracking import DeliveryState, PublishedEvent, trace_event
@@ -37,11 +38,6 @@ pytestmark = pytest.mark.integration
 EVENT = PendudukPindah.event_type()
 NAME = "Rahmat Hidayat"
 PHONE = "0812-6677-8899"
-
-
-def nik_of(unique: str) -> str:
-    """A NIK-shaped number of this test only: Pekanbaru's area code and 12 digits."""
-    return "1471" + f"{int(unique, 16) % 10**12:012d}"
 
 
 async def dead_letters_of(settings: BusSettings, group: str, event_id: str) -> list[DeadLetter]:

@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
-from adapters.postgres_sink import SinkTable, column_type, postgres_sink
+from adapters.postgres_sink import SinkTable, column_type
 from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.publish import Publisher
 from bus.subscribe import Subscriber
-from bus.subscribe.adapter import AdapterOptions
 from bus.testing import wait_until
-from bus.testing.subscribers import running
 from schemas import IzinTerbit
-from tests.integration.sink_world import IZIN, SYSTEM, TABLE, entities, izin, start_group_at_end
+from tests.integration.sink_world import (
+    IZIN,
+    SYSTEM,
+    TABLE,
+    entities,
+    izin,
+    sink,
+    start_group_at_end,
+)
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.asynccontextmanager
-async def sink(
-    settings: BusSettings, catalog: Catalog, group: str, dsn: str
-) -> AsyncIterator[Subscriber]:
-    """The postgres-sink adapter running in this process."""
-    options = AdapterOptions(
-        event_type=catalog.event_type(IZIN),
-        group=group,
-        settings=settings,
-        catalog=catalog,
-        system=SYSTEM,
-        dsn=dsn,
-    )
-    async with postgres_sink(options) as subscriber, running(subscriber):
-        yield subscriber
 
 
 def test_table_columns_follow_the_granted_schema(catalog: Catalog) -> None:

@@ -28,9 +28,9 @@ from tests.integration.sink_world import (
     TOPIC,
     entities,
     izin,
+    sink,
     start_group_at_end,
 )
-from tests.integration.test_postgres_sink import sink
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -20,53 +19,17 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bus.broker import clients
 from bus.broker.topics import ensure_topics
-from bus.catalog import Catalog, EventData, System
+from bus.catalog import Catalog
 from bus.config import BusSettings
 from bus.errors import BrokerLimitationError, TopicChangeRefusedError
 from bus.reliability import dlq_topic, ensure_failure_topics, retry_topic
 from bus.testing.services import KafkaService
+from bus.testing.topics import scratch_catalog
 from bus.topics import apply_plan, plan_topics
 
 pytestmark = pytest.mark.integration
 
 DAY_MS = 24 * 3600 * 1000
-
-
-def scratch_catalog(
-    opd: str, *, izin_partitions: int = 2, retention_ms: int = 7 * DAY_MS, with_nib: bool = True
-) -> Catalog:
-    """A catalog of one system owning one or two event types under the OPD prefix `opd`."""
-
-    class Izin(
-        EventData,
-        type=f"id.go.riau.{opd}.izin.terbit",
-        version=1,
-        owner=f"{opd}.app",
-        key="nomor",
-        topic={"partitions": izin_partitions, "retention_ms": retention_ms},
-    ):
-        """A scratch licence event."""
-
-        nomor: str
-        example: ClassVar[dict[str, Any]] = {"nomor": "1"}
-
-    class Nib(
-        EventData,
-        type=f"id.go.riau.{opd}.nib.terbit",
-        version=1,
-        owner=f"{opd}.app",
-        key="nib",
-        topic={"partitions": 1, "cleanup_policy": "compact"},
-    ):
-        """A scratch business registration event."""
-
-        nib: str
-        example: ClassVar[dict[str, Any]] = {"nib": "1"}
-
-    return Catalog(
-        systems=[System(id=f"{opd}.app", opd=opd.upper(), name="scratch system")],
-        event_types=[Izin, Nib] if with_nib else [Izin],
-    )
 
 
 async def applied(catalog: Catalog, settings: BusSettings) -> None:
@@ -260,7 +223,7 @@ def test_cli_reports_the_broker_limitation_without_a_traceback(
         (tmp_path / f"cat_{name}_{unique}.py").write_text(
             textwrap.dedent(
                 f"""
-                from tests.integration.test_topics_plan_apply import scratch_catalog
+                from bus.testing.topics import scratch_catalog
                 catalog = scratch_catalog({opd!r}, izin_partitions={partitions})
                 """
             )
