@@ -15,13 +15,18 @@ import pytest
 
 from adapters.webhook.transport import (
     MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    MAX_REASON_CHARS,
     ConnectError,
     ConnectionClosedError,
     PipelinedClient,
     ReadTimeoutError,
+    TransportError,
+    UnsendableRequestError,
 )
 from bus.broker.certificates import CertificateAuthority
 from bus.broker.embedded import free_port
+from bus.testing import wait_until
 from bus.testing.http_receiver import Busy, Request, ScriptedServer, ok, serving
 
 
@@ -250,3 +255,103 @@ async def test_a_name_that_does_not_resolve_is_a_connect_error() -> None:
     async with PipelinedClient("http://hooks.example.invalid/x", addresses=unresolved) as client:
         with pytest.raises(ConnectError, match="cannot resolve"):
             await client.post(b"x", {})
+
+
+async def test_a_connection_idle_too_long_is_not_reused() -> None:
+    async with (
+        serving(always_ok) as server,
+        PipelinedClient(url(server), idle_s=0.0) as client,
+    ):
+        await client.post(b"1", {})
+        await client.post(b"2", {})  # idle for longer than 0 s: a new connection
+    assert server.connections == 2
+
+
+async def test_a_cancelled_request_leaves_its_connection_to_its_owed_answer() -> None:
+    """Its answer is still owed: a later request must not be pipelined behind it."""
+    release = asyncio.Event()
+
+    async def answer(request: Request) -> bytes:
+        if request.body == b"cancelled":
+            await release.wait()
+        return ok()
+
+    async with (
+        serving(answer) as server,
+        PipelinedClient(url(server), connections=2, depth=1) as client,
+    ):
+        await client.post(b"warm-up", {})
+        cancelled = asyncio.create_task(client.post(b"cancelled", {}))
+        await wait_until(lambda: len(server.requests) == 2, timeout=5, message="sent")
+        cancelled.cancel()
+        assert (await client.post(b"next", {})).status == 200
+        release.set()
+    assert [(r.connection, r.body) for r in server.requests] == [
+        (1, b"warm-up"),
+        (1, b"cancelled"),
+        (2, b"next"),
+    ]
+
+
+async def test_callers_waiting_for_room_are_served_in_turn_and_closing_fails_them() -> None:
+    release = asyncio.Event()
+
+    async def answer(request: Request) -> bytes:
+        await release.wait()
+        return ok()
+
+    async with serving(answer) as server:
+        client = PipelinedClient(url(server), connections=1, depth=1)
+        first = asyncio.create_task(client.post(b"1", {}))
+        waiting = [asyncio.create_task(client.post(b"%d" % n, {})) for n in range(2, 5)]
+        await wait_until(lambda: len(server.requests) == 1, timeout=5, message="first sent")
+        waiting[0].cancel()  # a waiter that gives up takes no room with it
+        release.set()
+        assert (await first).status == 200
+        assert [(await w).status for w in waiting[1:]] == [200, 200]
+        blocked = asyncio.create_task(client.post(b"late", {}))
+        release.clear()
+        await wait_until(lambda: len(server.requests) == 4, timeout=5, message="late sent")
+        behind = asyncio.create_task(client.post(b"behind", {}))
+        await client.aclose()
+        for task in (blocked, behind):
+            with pytest.raises(ConnectionClosedError):
+                await task
+        release.set()
+    assert [r.body for r in server.requests] == [b"1", b"3", b"4", b"late"]
+
+
+async def test_control_characters_and_length_of_a_reason_are_bounded() -> None:
+    reason = "Bad\x1b[31m request\x00" + "x" * 5000
+
+    async def answer(request: Request) -> bytes:
+        return ok(400, reason)
+
+    async with serving(answer) as server, PipelinedClient(url(server)) as client:
+        got = await client.post(b"x", {})
+    assert got.status == 400
+    assert got.reason.startswith("Bad [31m request ")
+    assert len(got.reason) <= MAX_REASON_CHARS
+
+
+async def test_an_endless_head_or_a_protocol_switch_is_no_answer() -> None:
+    async def answer(request: Request) -> bytes:
+        if request.body == b"upgrade":
+            return b"HTTP/1.1 101 Switching Protocols\r\nupgrade: ws\r\nconnection: upgrade\r\n\r\n"
+        return b"HTTP/1.1 200 OK\r\n" + b"x-filler: " + b"y" * (MAX_HEAD_BYTES * 5) + b"\r\n\r\n"
+
+    async with serving(answer) as server, PipelinedClient(url(server)) as client:
+        with pytest.raises(TransportError, match="too long"):
+            await client.post(b"head", {})
+        with pytest.raises(TransportError, match="switched protocols"):
+            await client.post(b"upgrade", {})
+
+
+async def test_headers_the_client_writes_itself_are_refused() -> None:
+    async with serving(always_ok) as server, PipelinedClient(url(server)) as client:
+        for name in ("Host", "content-length", "Transfer-Encoding", "connection"):
+            with pytest.raises(UnsendableRequestError, match=name):
+                await client.post(b"x", {name: "1"})
+        with pytest.raises(UnsendableRequestError, match="NUL"):
+            await client.post(b"x", {"ce-id": "1\x00"})
+    assert server.requests == []
