@@ -9,8 +9,11 @@
 With many callers in flight, a statement each costs a pool checkout, a round trip and a session
 reset per caller. Here the requests that arrive while one statement runs wait together and all
 go in the next, on one connection; each caller still gets exactly its own result, and the
-statement's error is raised in every caller it carried. A request always runs in a statement
-that starts after it was made: once a caller returns, a later caller's statement sees its
+statement's error is raised in every caller it carried, except where the error is about the
+data (a constraint, a value the column refuses): then each request of the group runs again on
+its own, so one bad request fails only its caller, not everyone who waited with it (the
+failed statement was rolled back as a whole). A request always runs in a statement that
+starts after it was made: once a caller returns, a later caller's statement sees its
 effect. No task lingers between bursts: the one that runs the statements ends when nobody waits.
 """
 
@@ -28,6 +31,9 @@ __all__ = ["GroupedStatement"]
 
 Request = TypeVar("Request")
 Result = TypeVar("Result")
+
+#: Errors about the data of a request, not the database: another request's data may be fine.
+_DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 
 class GroupedStatement(Generic[Request, Result]):
@@ -76,23 +82,42 @@ class GroupedStatement(Generic[Request, Result]):
             group = [(request, done) for request, done in self._take() if not done.done()]
             if not group:
                 continue
-            self.statements += 1
             try:
-                async with self._pool.acquire() as conn:
-                    results = await self._statement(conn, [request for request, _ in group])
-                if len(results) != len(group):
-                    raise RuntimeError(
-                        f"{self._name}: {len(results)} results for {len(group)} requests"
-                    )
+                results = await self._run(group)
             except asyncio.CancelledError:
                 self._fail(group, self._closed_error())
                 raise
+            except _DATA_ERRORS as exc:
+                if len(group) == 1:
+                    self._fail(group, exc)
+                    continue
+                for one in group:  # find the bad request(s): each alone
+                    try:
+                        [result] = await self._run([one])
+                    except _DATA_ERRORS as alone:
+                        self._fail([one], alone)
+                    else:
+                        self._succeed([one], [result])
             except Exception as exc:
                 self._fail(group, exc)
             else:
-                for (_, done), result in zip(group, results, strict=True):
-                    if not done.done():
-                        done.set_result(result)
+                self._succeed(group, results)
+
+    async def _run(self, group: list[tuple[Request, asyncio.Future[Result]]]) -> Sequence[Result]:
+        self.statements += 1
+        async with self._pool.acquire() as conn:
+            results = await self._statement(conn, [request for request, _ in group])
+        if len(results) != len(group):
+            raise RuntimeError(f"{self._name}: {len(results)} results for {len(group)} requests")
+        return results
+
+    @staticmethod
+    def _succeed(
+        group: list[tuple[Request, asyncio.Future[Result]]], results: Sequence[Result]
+    ) -> None:
+        for (_, done), result in zip(group, results, strict=True):
+            if not done.done():
+                done.set_result(result)
 
     def _take(self) -> list[tuple[Request, asyncio.Future[Result]]]:
         group, self._waiting = self._waiting, []

@@ -138,7 +138,8 @@ class GroupedLogWriter:
     in flight, each waiting for its own insert meant a pool checkout, an insert and a session
     reset per request. Here the rows that arrive while one insert runs all go in the next
     (`executemany` sends them as one pipeline, see `bus.grouped_statement`), and every caller
-    still gets its own outcome: the insert's error is raised in each caller whose rows it carried.
+    still gets its own outcome: the insert's error is raised in each caller whose rows it carried
+    (an error about the data only in the caller whose rows caused it; `bus.grouped_statement`).
     """
 
     def __init__(self, pool: asyncpg.Pool[Any]) -> None:

@@ -232,7 +232,7 @@ async def test_each_caller_sees_its_own_record_as_soon_as_it_returns(
     assert log.statements == 4
 
 
-async def test_a_failed_statement_fails_every_caller_it_carried_then_the_log_goes_on(
+async def test_a_failed_statement_fails_its_callers_a_bad_row_only_its_own_then_it_goes_on(
     pool: asyncpg.Pool[Any], log: AttemptLog
 ) -> None:
     async with pool.acquire() as conn:
@@ -252,17 +252,28 @@ async def test_a_failed_statement_fails_every_caller_it_carried_then_the_log_goe
     async with pool.acquire() as conn:
         await conn.execute("ALTER TABLE moved_away RENAME TO bus_http_deliveries")
 
-    # One record breaks a constraint (state is NOT NULL): the whole statement fails, for all.
+    # One record breaks a constraint (state is NOT NULL): the statement fails, then each
+    # record runs alone, and only the bad one fails: one bad row is no poison for the others.
     bad = Attempt(1, T0, 200, 1.0, "ok", None, 0, None)  # type: ignore[arg-type]
     calls = [(Position(f"ev-{n}", "k", 0, n), attempt(1, DELIVERED, 200)) for n in range(19)]
     calls.insert(7, (Position("ev-bad", "k", 0, 99), bad))
+    before = log.statements
     outcomes = await asyncio.gather(
         *(log.record("g", position, a) for position, a in calls), return_exceptions=True
     )
-    assert [type(o) for o in outcomes] == [asyncpg.NotNullViolationError] * 20
+    assert [type(o) for o in outcomes] == [type(None)] * 7 + [asyncpg.NotNullViolationError] + [
+        type(None)
+    ] * 12
+    assert log.statements - before == 1 + 20
     async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM bus_http_deliveries") == 0
-        assert await conn.fetchval("SELECT count(*) FROM bus_http_attempts") == 0
+        assert await conn.fetchval("SELECT count(*) FROM bus_http_deliveries") == 19
+        assert await conn.fetchval("SELECT count(*) FROM bus_http_attempts") == 19
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM bus_http_deliveries WHERE event_id = 'ev-bad'"
+            )
+            == 0
+        )
 
     await log.record("g", Position("ev-1", "k", 0, 1), attempt(1, DELIVERED, 200))
     assert await log.lookup("g", "ev-1", "k") == Seen(DELIVERED, 1, None, 0, None)
