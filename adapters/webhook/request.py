@@ -1,9 +1,10 @@
 """The CloudEvents HTTP binding of one event, in binary (default) or structured content mode.
 
-Binary mode puts the attributes in `ce-*` headers and the granted data, as JSON, in the body;
-structured mode sends one `application/cloudevents+json` document. Either way the body holds
-only the fields the receiving system's agreement grants, and no attribute carries the key
-(it may be a NIK).
+Binary mode puts the attributes in `ce-*` headers (percent-encoded where the binding's
+§3.1.3.2 says: space, `"`, `%` and anything outside printable ASCII) and the granted data, as
+JSON, in the body; structured mode sends one `application/cloudevents+json` document. Either
+way the body holds only the fields the receiving system's agreement grants, and no attribute
+carries the key (it may be a NIK).
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from pydantic import BaseModel
 from bus.envelope import Envelope, format_time
 
 USER_AGENT = "opd-bus-webhook/1"
+
+#: Characters a binary-mode header value carries as they are.
+_PLAIN = frozenset(map(chr, range(0x21, 0x7F))) - {'"', "%"}
+
+
+def header_value(text: str) -> str:
+    """An attribute as a binary-mode header value: each other character as its UTF-8 `%XY`s."""
+    if _PLAIN.issuperset(text):
+        return text
+    return "".join(c if c in _PLAIN else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
 
 
 def _attributes(envelope: Envelope) -> dict[str, str]:
@@ -35,7 +46,7 @@ def _attributes(envelope: Envelope) -> dict[str, str]:
 
 def binary(data: BaseModel, envelope: Envelope) -> tuple[dict[str, str], bytes]:
     """Headers and body in binary content mode."""
-    headers = {f"ce-{name}": value for name, value in _attributes(envelope).items()}
+    headers = {f"ce-{name}": header_value(value) for name, value in _attributes(envelope).items()}
     headers["content-type"] = "application/json"
     if envelope.traceparent:
         headers["traceparent"] = envelope.traceparent

@@ -14,6 +14,7 @@ from adapters.webhook import Signer, public_key, read_secret
 from adapters.webhook.breaker import Circuit, CircuitBreaker
 from adapters.webhook.delivery import _retry_after
 from adapters.webhook.destination import DestinationGuard, RefusedDestinationError, forbidden
+from adapters.webhook.request import header_value
 from adapters.webhook.signing import SecretError
 from bus.catalog import Catalog, Delivery
 from bus.errors import CatalogError
@@ -191,3 +192,10 @@ async def test_the_rate_limit_spaces_requests() -> None:
         await pace.wait()
     # Six requests at 50/s: the sixth no sooner than 5 intervals of 20 ms after the first.
     assert time.monotonic() - started >= 0.1
+
+
+def test_binary_mode_header_values_are_percent_encoded_as_the_binding_says() -> None:
+    # The HTTP binding's own example (§3.1.3.2), and what must never reach a header raw.
+    assert header_value("Euro \u20ac \U0001f600") == "Euro%20%E2%82%AC%20%F0%9F%98%80"
+    assert header_value('say "100%"\r\nx: y') == "say%20%22100%25%22%0D%0Ax:%20y"
+    assert header_value("dpmptsp.izin.terbit/v1") == "dpmptsp.izin.terbit/v1"
