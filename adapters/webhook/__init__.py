@@ -98,6 +98,8 @@ async def webhook(options: AdapterOptions) -> AsyncIterator[Subscriber]:
             min_size=1,
             max_size=event_type.topic_settings.partitions + 4,
             timeout=10,
+            # A database that stalls fails the attempt instead of holding every key in flight.
+            command_timeout=30,
             # The attempt log is not the event store (Kafka is): a server crash may lose its last
             # few hundred milliseconds, and then an event may be sent once more, which receivers
             # deduplicate by webhook-id. Waiting for a WAL flush per attempt would cap delivery

@@ -279,24 +279,24 @@ class PipelinedClient:
         except OSError as exc:  # the name does not resolve now; it may later
             raise ConnectError(str(exc)) from None
         error: BaseException | None = None
-        for address in addresses or [self.host]:
-            try:
-                _, connection = await asyncio.wait_for(
-                    loop.create_connection(
-                        lambda: _Connection(self.read_timeout_s),
-                        address,
-                        self.port,
-                        ssl=self._ssl,
-                        server_hostname=self.host if self._ssl else None,
-                    ),
-                    self.connect_timeout_s,
-                )
-            except (OSError, TimeoutError, ssl.SSLError) as exc:
-                error = exc
-                continue
-            return connection
-        if isinstance(error, TimeoutError):
-            raise ConnectError(f"connecting took longer than {self.connect_timeout_s} s")
+        try:
+            # One deadline for all the addresses, not one each.
+            async with asyncio.timeout(self.connect_timeout_s):
+                for address in addresses or [self.host]:
+                    try:
+                        _, connection = await loop.create_connection(
+                            lambda: _Connection(self.read_timeout_s),
+                            address,
+                            self.port,
+                            ssl=self._ssl,
+                            server_hostname=self.host if self._ssl else None,
+                        )
+                    except (OSError, ssl.SSLError) as exc:
+                        error = exc
+                        continue
+                    return connection
+        except TimeoutError:
+            raise ConnectError(f"connecting took longer than {self.connect_timeout_s} s") from None
         raise ConnectError(f"cannot connect to the endpoint: {error!r}") from None
 
 
