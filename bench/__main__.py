@@ -24,8 +24,9 @@ import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from bus.broker.local import Preference
 from bus.logging import configure_logging
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results.json"
@@ -37,7 +38,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results file")
     parser.add_argument(
         "--broker",
-        choices=("kafka", "tansu", "auto"),
+        choices=get_args(Preference),  # the brokers bus.broker.local knows
         default="kafka",
         help="Apache Kafka (default; `make kafka` installs it), Tansu, or Kafka where installed",
     )
